@@ -1,0 +1,46 @@
+/*  =========================================================================
+    curvekeys - CurveZMQ certificates and the ZAP authenticator
+
+    Every process has its own certificate, created on first start and kept
+    with mode 0600 (the secret file) under the keys folder; its public half
+    is copied into the allowed/ folder that the broker admits. The broker's
+    authenticator is our own small ZAP handler: the allowed public keys live
+    in memory (zauth would rescan the folder on every handshake) and are
+    reloaded on request. It must be started before any CURVE server binds,
+    because libzmq admits everybody when no ZAP handler answers.
+    =========================================================================
+*/
+#ifndef COMPTOIR_CURVEKEYS_H
+#define COMPTOIR_CURVEKEYS_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+//  Load keys_dir/<name>.secret, or create the pair (secret file 0600) when
+//  absent, and make sure keys_dir/allowed/<name>.pub exists (unless
+//  publish is false, as for the broker's own server key).
+//  Returns NULL (and logs) on failure.
+zcert_t *curvekeys_ensure (const char *keys_dir, const char *name, bool publish);
+
+//  Read a public key (z85, 40 chars) from a public certificate file.
+//  Returns a new string or NULL.
+char *curvekeys_public_of (const char *cert_path);
+
+//  Make sock a CURVE client of the server whose public key is given (z85).
+void curvekeys_apply_client (zsock_t *sock, zcert_t *cert, const char *server_public_z85);
+
+//  Make sock a CURVE server with this certificate.
+void curvekeys_apply_server (zsock_t *sock, zcert_t *cert);
+
+//  The authenticator: an actor serving ZAP on inproc://zeromq.zap.01 that
+//  admits CURVE clients whose public key is in allowed_dir (*.pub files),
+//  and refuses NULL and PLAIN mechanisms. Commands on the actor's pipe:
+//    "RELOAD"      rescan allowed_dir (answers the number of keys as a string)
+//    "ALLOW" key   add one key (z85) (answers "0")
+//    "STATS"       answers "<allowed> <denied>" counts
+//  Returns NULL when the folder cannot be read.
+zactor_t *curvekeys_auth_new (const char *allowed_dir);
+
+void curvekeys_test (bool verbose);
+
+#endif

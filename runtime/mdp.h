@@ -1,0 +1,38 @@
+/*  =========================================================================
+    mdp - the Majordomo Protocol, MDP/0.1 (ZeroMQ RFC 7) and MMI (RFC 8)
+
+    The names below are the spec's. A client sends, through a DEALER,
+    [empty] [MDPC01] [service] [body]; the broker answers the same shape.
+    A worker talks [empty] [MDPW01] [command] ...:
+      READY      [service]
+      REQUEST    [client address] [empty] [body]        broker -> worker
+      REPLY      [client address] [empty] [body]        worker -> broker
+      HEARTBEAT
+      DISCONNECT
+    The body is one envelope frame (see envelope.h).
+    =========================================================================
+*/
+#ifndef COMPTOIR_MDP_H
+#define COMPTOIR_MDP_H
+
+#define MDPC_CLIENT "MDPC01"
+#define MDPW_WORKER "MDPW01"
+
+#define MDPW_READY      "\001"
+#define MDPW_REQUEST    "\002"
+#define MDPW_REPLY      "\003"
+#define MDPW_HEARTBEAT  "\004"
+#define MDPW_DISCONNECT "\005"
+
+#define MDP_MMI_PREFIX   "mmi."
+#define MDP_MMI_SERVICE  "mmi.service"     //  RFC 8: "200" when the service has workers, "404" otherwise
+#define MDP_MMI_STATUS   "mmi.status"      //  ours: the broker's whole view, as an envelope body
+#define MDP_MMI_METRICS  "mmi.metrics"     //  ours: the broker's metrics, Prometheus text in body.text
+
+//  Defaults: a killed worker is noticed within about a second.
+#define MDP_HEARTBEAT_MS_DEFAULT  250
+#define MDP_LIVENESS_DEFAULT      4
+#define MDP_RECONNECT_MS_DEFAULT  250
+#define MDP_RECONNECT_MAX_MS      4000
+
+#endif

@@ -1,0 +1,32 @@
+/*  Unit tests: the self-test of every runtime class, and of the classes of
+    the processes that need no database. */
+#include "testrunner.h"
+
+#include "actor.h"
+#include "contextnode.h"
+#include "curvekeys.h"
+#include "envelope.h"
+#include "logline.h"
+#include "mdp_client.h"
+#include "mdp_worker.h"
+#include "metrics.h"
+#include "settings.h"
+
+static const testrunner_case_t s_cases [] = {
+    { "envelope", envelope_test },
+    { "settings", settings_test },
+    { "logline", logline_test },
+    { "metrics", metrics_test },
+    { "curvekeys", curvekeys_test },
+    { "actor", actor_test },
+    { "contextnode", contextnode_test },
+    { "mdp_client", mdp_client_test },
+    { "mdp_worker", mdp_worker_test },
+    { NULL, NULL }
+};
+
+int
+main (int argc, char **argv)
+{
+    return testrunner_main (argc, argv, s_cases, 120);
+}

@@ -16,8 +16,9 @@
 #include <czmq.h>
 #include <stdbool.h>
 
-//  Load keys_dir/<name>.secret, or create the pair (secret file 0600) when
-//  absent, and make sure keys_dir/allowed/<name>.pub exists (unless
+//  Load the certificate keys_dir/<name> (public half in keys_dir/<name>,
+//  secret half in keys_dir/<name>_secret, mode 0600), or create the pair
+//  when absent, and make sure keys_dir/allowed/<name>.pub exists (unless
 //  publish is false, as for the broker's own server key).
 //  Returns NULL (and logs) on failure.
 zcert_t *curvekeys_ensure (const char *keys_dir, const char *name, bool publish);

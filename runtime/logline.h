@@ -11,9 +11,10 @@
 #define COMPTOIR_LOGLINE_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 
-typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } loglevel_t;
+typedef enum { LOGLINE_DEBUG = 0, LOGLINE_INFO = 1, LOGLINE_WARN = 2, LOGLINE_ERROR = 3 } loglevel_t;
 
 //  Name the process and set the lowest level written (default info).
 //  Reads COMPTOIR_LOG_LEVEL (debug, info, warn, error) when level < 0.
@@ -28,10 +29,10 @@ void logline_write (loglevel_t level, const char *rid, const char *fmt, ...)
 int logline_format (char *buf, size_t size, loglevel_t level, const char *rid,
                     const char *fmt, va_list args);
 
-#define log_debug(rid, ...) logline_write (LOG_DEBUG, (rid), __VA_ARGS__)
-#define log_info(rid, ...)  logline_write (LOG_INFO,  (rid), __VA_ARGS__)
-#define log_warn(rid, ...)  logline_write (LOG_WARN,  (rid), __VA_ARGS__)
-#define log_error(rid, ...) logline_write (LOG_ERROR, (rid), __VA_ARGS__)
+#define log_debug(rid, ...) logline_write (LOGLINE_DEBUG, (rid), __VA_ARGS__)
+#define log_info(rid, ...)  logline_write (LOGLINE_INFO,  (rid), __VA_ARGS__)
+#define log_warn(rid, ...)  logline_write (LOGLINE_WARN,  (rid), __VA_ARGS__)
+#define log_error(rid, ...) logline_write (LOGLINE_ERROR, (rid), __VA_ARGS__)
 
 void logline_test (bool verbose);
 

@@ -4,6 +4,7 @@
 */
 #include "testrunner.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

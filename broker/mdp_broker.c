@@ -1,0 +1,1202 @@
+/*  =========================================================================
+    mdp_broker - the Majordomo broker engine (MDP/0.1, RFC 7; MMI, RFC 8)
+
+    One ROUTER carries clients ([empty] [MDPC01] [service] [body...]) and
+    workers ([empty] [MDPW01] [command] ...). Every message is read top to
+    bottom: validate the frames, one dispatch, one state change. The frames
+    are exactly RFC 7's, so foreign Majordomo clients and workers work here.
+
+    What this broker adds to the textbook one, and why:
+    - It remembers the request each worker holds. When the worker dies,
+      expires or disconnects, a request marked retryable in its envelope goes
+      back to the FRONT of its queue for another worker; any other request
+      gets a 503 "worker_lost" at once instead of a silent wait for the
+      client's deadline.
+    - Busy workers expire too: a worker that stops talking while holding a
+      request is as dead as an idle one. A worker is single-threaded, so a
+      handler longer than liveness x heartbeat gets its worker expired.
+    - Queues are bounded (503 when full); queued requests whose deadline
+      passes get a 504; requests for a service with no worker at all get a
+      503 after no_worker_wait_ms (workers may be restarting), whatever the
+      service, known or not.
+    - Services with no worker and no queue are freed after a while.
+    - ROUTER_MANDATORY: sending to a peer that is gone fails at once
+      (EHOSTUNREACH) instead of vanishing; a dead worker is noticed on the
+      next heartbeat we send it. ROUTER_HANDOVER: a restarted worker with the
+      same identity takes over its old pipe.
+    Sends never block (ZMQ_DONTWAIT): a full peer loses that message, the
+    broker does not stall.
+    Bodies that are our envelopes give the broker a correlation id, request
+    id, deadline and retry marker; foreign bodies travel untouched, are not
+    retryable and have no deadline.
+    =========================================================================
+*/
+#include "mdp_broker.h"
+#include "mdp.h"
+#include "envelope.h"
+#include "curvekeys.h"
+#include "logline.h"
+#include "metrics.h"
+
+#define BROKER_HWM              100000
+#define BROKER_DRAIN_MAX        256     //  messages handled per wakeup
+#define BROKER_TICK_MAX_MS      50      //  housekeeping interval, at most
+#define BROKER_MAX_FRAMES       16      //  of a whole message
+#define BROKER_MAX_BODY_FRAMES  8
+#define BROKER_SERVICE_MAX      128     //  bytes in a service name
+#define BROKER_ADDRESS_MAX      255     //  bytes in a routing id
+#define BROKER_MAX_ATTEMPTS     3       //  workers tried for one retryable request
+#define BROKER_QUEUE_MAX        10000
+#define BROKER_NO_WORKER_WAIT   1000
+#define BROKER_SERVICE_LINGER   60000
+
+typedef struct _service_t service_t;
+
+//  A client request, queued or held by a worker.
+typedef struct {
+    zframe_t *client;           //  the client's routing id
+    zmsg_t *body;               //  the body frames, as they came
+    char *verb;                 //  from the envelope; NULL for foreign bodies
+    char *cid;
+    char *rid;
+    bool retryable;
+    int64_t deadline;           //  zclock_time ms, 0 = none
+    int64_t received;           //  zclock_mono ms
+    int attempts;               //  workers it was given to
+} request_t;
+
+//  A worker that said READY.
+typedef struct {
+    char *key;                  //  routing id in hex: the workers table key
+    char *name;                 //  routing id, printable when it is
+    zframe_t *address;
+    service_t *service;
+    int64_t expiry;             //  zclock_mono ms
+    request_t *request;         //  the request it holds, or NULL
+    void *idle_handle;          //  place in service->idle, NULL when busy
+    uint64_t served;
+} worker_t;
+
+struct _service_t {
+    char *name;
+    char *labels;               //  service="name", for metrics
+    zlistx_t *requests;         //  request_t, front is next
+    zlistx_t *idle;             //  worker_t, front is least recently used
+    size_t workers;
+    int64_t active_at;          //  last time it had a worker or a request
+    int64_t workerless_at;      //  when its last worker left (or it was made)
+    uint64_t requests_n, replies_n, failures_n, expired_n, requeued_n;
+};
+
+struct _mdp_broker_t {
+    zsock_t *socket;
+    zhashx_t *services;         //  name -> service_t
+    zhashx_t *workers;          //  key -> worker_t
+    metrics_t *metrics;
+    int heartbeat_ms;
+    int liveness;
+    size_t queue_max;
+    int no_worker_wait_ms;
+    int service_linger_ms;
+    int64_t heartbeat_at;
+    int64_t started;
+    //  constant frames, sent with ZFRAME_REUSE
+    zframe_t *f_empty, *f_client, *f_worker, *f_request, *f_heartbeat, *f_disconnect;
+    //  whole-broker counters
+    uint64_t requests_n, replies_n, rejected_n, expired_workers_n, requeued_n;
+    uint64_t client_errors_n, worker_errors_n, unroutable_n, worker_lost_n;
+};
+
+static void s_worker_delete (mdp_broker_t *self, worker_t *worker, const char *why, bool disconnect);
+static void s_dispatch (mdp_broker_t *self, service_t *service);
+
+//  --------------------------------------------------------------------------
+//  Request: constructor and destructor.
+
+static request_t *
+s_request_new (zframe_t **client_p, zmsg_t **body_p)
+{
+    request_t *self = (request_t *) zmalloc (sizeof (request_t));
+    self->client = *client_p;
+    *client_p = NULL;
+    self->body = *body_p;
+    *body_p = NULL;
+    self->received = zclock_mono ();
+    //  Our own envelopes tell us the ids, the deadline and the retry marker.
+    if (zmsg_size (self->body) == 1) {
+        zframe_t *frame = zmsg_first (self->body);
+        envelope_t *envelope = envelope_decode (zframe_data (frame), zframe_size (frame), NULL);
+        if (envelope && envelope->kind == ENVELOPE_REQUEST) {
+            self->verb = envelope->verb ? strdup (envelope->verb) : NULL;
+            self->cid = envelope->cid ? strdup (envelope->cid) : NULL;
+            self->rid = envelope->rid ? strdup (envelope->rid) : NULL;
+            self->retryable = envelope->retryable;
+            self->deadline = envelope->deadline;
+        }
+        envelope_destroy (&envelope);
+    }
+    return self;
+}
+
+static void
+s_request_destroy (request_t **self_p)
+{
+    request_t *self = *self_p;
+    if (self) {
+        zframe_destroy (&self->client);
+        zmsg_destroy (&self->body);
+        free (self->verb);
+        free (self->cid);
+        free (self->rid);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_request_destructor (void **item_p)
+{
+    s_request_destroy ((request_t **) item_p);
+}
+
+//  --------------------------------------------------------------------------
+//  Service: constructor and destructor (for the services table).
+
+static service_t *
+s_service_new (const char *name)
+{
+    service_t *self = (service_t *) zmalloc (sizeof (service_t));
+    self->name = strdup (name);
+    self->labels = zsys_sprintf ("service=\"%s\"", name);
+    self->requests = zlistx_new ();
+    self->idle = zlistx_new ();
+    zlistx_set_destructor (self->requests, s_request_destructor);
+    self->active_at = zclock_mono ();
+    self->workerless_at = self->active_at;
+    return self;
+}
+
+static void
+s_service_destructor (void **item_p)
+{
+    service_t *self = (service_t *) *item_p;
+    if (self) {
+        zlistx_destroy (&self->requests);
+        zlistx_destroy (&self->idle);       //  holds no ownership
+        free (self->name);
+        zstr_free (&self->labels);
+        free (self);
+        *item_p = NULL;
+    }
+}
+
+static void
+s_worker_destructor (void **item_p)
+{
+    worker_t *self = (worker_t *) *item_p;
+    if (self) {
+        s_request_destroy (&self->request);
+        zframe_destroy (&self->address);
+        free (self->key);
+        free (self->name);
+        free (self);
+        *item_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Create a broker.
+
+mdp_broker_t *
+mdp_broker_new (settings_t *settings)
+{
+    mdp_broker_t *self = (mdp_broker_t *) zmalloc (sizeof (mdp_broker_t));
+    if (!self)
+        return NULL;
+    self->heartbeat_ms = MDP_HEARTBEAT_MS_DEFAULT;
+    self->liveness = MDP_LIVENESS_DEFAULT;
+    self->queue_max = BROKER_QUEUE_MAX;
+    self->no_worker_wait_ms = BROKER_NO_WORKER_WAIT;
+    self->service_linger_ms = BROKER_SERVICE_LINGER;
+    if (settings) {
+        mdp_broker_set_heartbeat (self,
+            (int) settings_get_int (settings, "broker/heartbeat_ms", MDP_HEARTBEAT_MS_DEFAULT),
+            (int) settings_get_int (settings, "broker/liveness", MDP_LIVENESS_DEFAULT));
+        int64_t queue_max = settings_get_int (settings, "broker/queue_max", BROKER_QUEUE_MAX);
+        if (queue_max > 0)
+            self->queue_max = (size_t) queue_max;
+        mdp_broker_set_no_worker_wait (self,
+            (int) settings_get_int (settings, "broker/no_worker_wait_ms", BROKER_NO_WORKER_WAIT));
+        mdp_broker_set_service_linger (self,
+            (int) settings_get_int (settings, "broker/service_linger_ms", BROKER_SERVICE_LINGER));
+    }
+    self->services = zhashx_new ();
+    self->workers = zhashx_new ();
+    self->metrics = metrics_new ();
+    self->socket = zsock_new (ZMQ_ROUTER);
+    if (!self->services || !self->workers || !self->metrics || !self->socket) {
+        mdp_broker_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->services, s_service_destructor);
+    zhashx_set_destructor (self->workers, s_worker_destructor);
+    zsock_set_router_mandatory (self->socket, 1);
+    zsock_set_router_handover (self->socket, 1);
+    zsock_set_linger (self->socket, 0);
+    zsock_set_sndhwm (self->socket, BROKER_HWM);
+    zsock_set_rcvhwm (self->socket, BROKER_HWM);
+    self->f_empty = zframe_new_empty ();
+    self->f_client = zframe_from (MDPC_CLIENT);
+    self->f_worker = zframe_from (MDPW_WORKER);
+    self->f_request = zframe_from (MDPW_REQUEST);
+    self->f_heartbeat = zframe_from (MDPW_HEARTBEAT);
+    self->f_disconnect = zframe_from (MDPW_DISCONNECT);
+    self->started = zclock_mono ();
+    self->heartbeat_at = self->started + self->heartbeat_ms;
+
+    metrics_t *m = self->metrics;
+    metrics_declare (m, "comptoir_broker_requests_total", "counter", "Requests received, by service");
+    metrics_declare (m, "comptoir_broker_replies_total", "counter", "Replies relayed from workers, by service");
+    metrics_declare (m, "comptoir_broker_failures_total", "counter",
+                     "Error replies made by the broker, by service and code");
+    metrics_declare (m, "comptoir_broker_rejected_total", "counter",
+                     "Requests refused at once (queue full, no worker), by service");
+    metrics_declare (m, "comptoir_broker_requeued_total", "counter",
+                     "Retryable requests requeued after their worker was lost, by service");
+    metrics_declare (m, "comptoir_broker_expired_workers_total", "counter", "Workers dropped for silence");
+    metrics_declare (m, "comptoir_broker_protocol_errors_total", "counter", "Malformed messages, by peer kind");
+    metrics_declare (m, "comptoir_broker_unroutable_total", "counter", "Messages to peers that were gone");
+    metrics_declare (m, "comptoir_broker_queue_depth", "gauge", "Requests waiting, by service");
+    metrics_declare (m, "comptoir_broker_workers", "gauge", "Workers, by service");
+    metrics_declare (m, "comptoir_broker_idle_workers", "gauge", "Idle workers, by service");
+    metrics_declare (m, "comptoir_broker_request_seconds", "histogram",
+                     "Time from request received to reply relayed, by service");
+    return self;
+}
+
+//  --------------------------------------------------------------------------
+//  Destroy the broker.
+
+void
+mdp_broker_destroy (mdp_broker_t **self_p)
+{
+    assert (self_p);
+    mdp_broker_t *self = *self_p;
+    if (self) {
+        //  workers first: they point into services
+        zhashx_destroy (&self->workers);
+        zhashx_destroy (&self->services);
+        metrics_destroy (&self->metrics);
+        zsock_destroy (&self->socket);
+        zframe_destroy (&self->f_empty);
+        zframe_destroy (&self->f_client);
+        zframe_destroy (&self->f_worker);
+        zframe_destroy (&self->f_request);
+        zframe_destroy (&self->f_heartbeat);
+        zframe_destroy (&self->f_disconnect);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Configuration.
+
+void
+mdp_broker_set_certificate (mdp_broker_t *self, zcert_t *cert)
+{
+    assert (self);
+    assert (cert);
+    curvekeys_apply_server (self->socket, cert);
+}
+
+void
+mdp_broker_set_heartbeat (mdp_broker_t *self, int heartbeat_ms, int liveness)
+{
+    assert (self);
+    if (heartbeat_ms >= 10 && heartbeat_ms <= 60000)
+        self->heartbeat_ms = heartbeat_ms;
+    else
+        log_warn (NULL, "broker: heartbeat_ms %d out of range, keeping %d", heartbeat_ms, self->heartbeat_ms);
+    if (liveness >= 1 && liveness <= 100)
+        self->liveness = liveness;
+    else
+        log_warn (NULL, "broker: liveness %d out of range, keeping %d", liveness, self->liveness);
+}
+
+void
+mdp_broker_set_queue_max (mdp_broker_t *self, size_t queue_max)
+{
+    assert (self);
+    if (queue_max > 0)
+        self->queue_max = queue_max;
+}
+
+void
+mdp_broker_set_no_worker_wait (mdp_broker_t *self, int no_worker_wait_ms)
+{
+    assert (self);
+    if (no_worker_wait_ms >= 0)
+        self->no_worker_wait_ms = no_worker_wait_ms;
+}
+
+void
+mdp_broker_set_service_linger (mdp_broker_t *self, int service_linger_ms)
+{
+    assert (self);
+    if (service_linger_ms >= 0)
+        self->service_linger_ms = service_linger_ms;
+}
+
+int
+mdp_broker_bind (mdp_broker_t *self, const char *endpoint)
+{
+    assert (self);
+    int rc = zsock_bind (self->socket, "%s", endpoint);
+    if (rc < 0)
+        log_error (NULL, "broker: cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+    else {
+        char *bound = zsock_last_endpoint (self->socket);
+        log_info (NULL, "broker: listening on %s", bound ? bound : endpoint);
+        free (bound);
+    }
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Send frames as one message, without blocking. Frames are kept (REUSE).
+//  Returns 0, or -1 when the peer is gone or full (nothing was sent).
+
+static int
+s_send_frames (mdp_broker_t *self, zframe_t **frames, size_t count, zmsg_t *tail, const char *rid)
+{
+    void *handle = zsock_resolve (self->socket);
+    size_t total = count + (tail ? zmsg_size (tail) : 0);
+    zframe_t *tail_frame = tail ? zmsg_first (tail) : NULL;
+    for (size_t index = 0; index < total; index++) {
+        zframe_t *frame = index < count ? frames [index] : tail_frame;
+        if (index >= count)
+            tail_frame = zmsg_next (tail);
+        int flags = ZFRAME_REUSE | ZFRAME_DONTWAIT | (index + 1 < total ? ZFRAME_MORE : 0);
+        if (zframe_send (&frame, handle, flags) != 0) {
+            //  Only the first frame can fail: the peer is gone or full.
+            self->unroutable_n++;
+            metrics_counter_add (self->metrics, "comptoir_broker_unroutable_total", NULL, 1);
+            log_info (rid, "broker: dropping a message to a peer that is gone or full: %s",
+                      zmq_strerror (zmq_errno ()));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Send [client] [empty] [MDPC01] [service] [body...] to a client.
+
+static int
+s_send_to_client (mdp_broker_t *self, zframe_t *client, const char *service, zmsg_t *body, const char *rid)
+{
+    zframe_t *name = zframe_from (service);
+    zframe_t *frames [] = { client, self->f_empty, self->f_client, name };
+    int rc = s_send_frames (self, frames, 4, body, rid);
+    zframe_destroy (&name);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Send an error envelope to the client of a request, made here.
+
+static void
+s_reply_error (mdp_broker_t *self, const char *service, request_t *request,
+               int status, const char *code, const char *message)
+{
+    envelope_t stub = { .kind = ENVELOPE_REQUEST, .version = ENVELOPE_VERSION,
+                        .verb = request->verb, .cid = request->cid, .rid = request->rid };
+    envelope_t *reply = envelope_new_error (&stub, status, code, message, NULL);
+    zframe_t *frame = reply ? envelope_encode (reply) : NULL;
+    envelope_destroy (&reply);
+    if (!frame) {
+        log_error (request->rid, "broker: cannot encode an error reply");
+        return;
+    }
+    zmsg_t *body = zmsg_new ();
+    zmsg_append (body, &frame);
+    s_send_to_client (self, request->client, service, body, request->rid);
+    zmsg_destroy (&body);
+    char labels [256];
+    snprintf (labels, sizeof labels, "service=\"%s\",code=\"%s\"", service, code);
+    metrics_counter_add (self->metrics, "comptoir_broker_failures_total", labels, 1);
+    log_info (request->rid, "broker: %s answers %d %s to %s", service, status, code,
+              request->verb ? request->verb : "a foreign request");
+}
+
+//  --------------------------------------------------------------------------
+//  Send [worker] [empty] [MDPW01] [command] to a worker.
+
+static int
+s_send_command (mdp_broker_t *self, worker_t *worker, zframe_t *command)
+{
+    zframe_t *frames [] = { worker->address, self->f_empty, self->f_worker, command };
+    return s_send_frames (self, frames, 4, NULL, NULL);
+}
+
+//  --------------------------------------------------------------------------
+//  A service name we accept: printable, no quotes or backslashes (it goes
+//  into logs and metric labels), not too long.
+
+static bool
+s_valid_name (zframe_t *frame)
+{
+    size_t size = zframe_size (frame);
+    if (size == 0 || size > BROKER_SERVICE_MAX)
+        return false;
+    byte *data = zframe_data (frame);
+    for (size_t index = 0; index < size; index++)
+        if (data [index] < 0x21 || data [index] > 0x7e || data [index] == '"' || data [index] == '\\')
+            return false;
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Find a service, creating it when absent.
+
+static service_t *
+s_service_require (mdp_broker_t *self, const char *name)
+{
+    service_t *service = (service_t *) zhashx_lookup (self->services, name);
+    if (!service) {
+        service = s_service_new (name);
+        zhashx_insert (self->services, name, service);
+        log_debug (NULL, "broker: new service %s", name);
+    }
+    return service;
+}
+
+//  --------------------------------------------------------------------------
+//  Hand queued requests to idle workers, least recently used first.
+
+static void
+s_dispatch (mdp_broker_t *self, service_t *service)
+{
+    while (zlistx_size (service->requests) > 0 && zlistx_size (service->idle) > 0) {
+        worker_t *worker = (worker_t *) zlistx_first (service->idle);
+        zlistx_delete (service->idle, worker->idle_handle);
+        worker->idle_handle = NULL;
+        request_t *request = (request_t *) zlistx_first (service->requests);
+        zframe_t *frames [] = { worker->address, self->f_empty, self->f_worker, self->f_request,
+                                request->client, self->f_empty };
+        if (s_send_frames (self, frames, 6, request->body, request->rid) != 0) {
+            //  The worker is gone: the request was never delivered, keep it.
+            s_worker_delete (self, worker, "unreachable", false);
+            continue;
+        }
+        worker->request = (request_t *) zlistx_detach (service->requests, NULL);
+        request->attempts++;
+        log_debug (request->rid, "broker: %s %s to worker %s", service->name,
+                   request->verb ? request->verb : "request", worker->name);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  A request lost its worker: back to the front of the queue when it may be
+//  retried, else an error for its client at once.
+
+static void
+s_request_orphaned (mdp_broker_t *self, service_t *service, request_t **request_p)
+{
+    request_t *request = *request_p;
+    *request_p = NULL;
+    if (request->deadline && request->deadline <= zclock_time ()) {
+        service->expired_n++;
+        s_reply_error (self, service->name, request, 504, "upstream_timeout",
+                       "the request's deadline passed while a worker held it");
+        s_request_destroy (&request);
+    }
+    else
+    if (request->retryable && request->attempts < BROKER_MAX_ATTEMPTS) {
+        service->requeued_n++;
+        self->requeued_n++;
+        metrics_counter_add (self->metrics, "comptoir_broker_requeued_total", service->labels, 1);
+        log_info (request->rid, "broker: requeueing %s on %s after its worker was lost",
+                  request->verb ? request->verb : "request", service->name);
+        zlistx_add_start (service->requests, request);
+    }
+    else {
+        service->failures_n++;
+        self->worker_lost_n++;
+        s_reply_error (self, service->name, request, 503, "worker_lost",
+                       request->retryable
+                       ? "the workers handling the request stopped; it was retried too many times"
+                       : "the worker handling the request stopped; it was not retried because it is "
+                         "not marked retryable");
+        s_request_destroy (&request);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Forget a worker. Its request, if any, is requeued or answered.
+
+static void
+s_worker_delete (mdp_broker_t *self, worker_t *worker, const char *why, bool disconnect)
+{
+    if (disconnect)
+        s_send_command (self, worker, self->f_disconnect);
+    service_t *service = worker->service;
+    request_t *request = worker->request;
+    worker->request = NULL;
+    log_info (request ? request->rid : NULL, "broker: worker %s of %s leaves (%s)%s", worker->name,
+              service->name, why, request ? " holding a request" : "");
+    if (worker->idle_handle)
+        zlistx_delete (service->idle, worker->idle_handle);
+    service->workers--;
+    service->active_at = zclock_mono ();
+    if (service->workers == 0)
+        service->workerless_at = service->active_at;
+    zhashx_delete (self->workers, worker->key);
+    if (request) {
+        s_request_orphaned (self, service, &request);
+        s_dispatch (self, service);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Management services, answered by the broker itself.
+
+static json_t *
+s_status_json (mdp_broker_t *self)
+{
+    int64_t now = zclock_mono ();
+    json_t *services = json_array ();
+    service_t *service = (service_t *) zhashx_first (self->services);
+    while (service) {
+        json_array_append_new (services, json_pack (
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "name", service->name,
+            "workers", (json_int_t) service->workers,
+            "idle", (json_int_t) zlistx_size (service->idle),
+            "queue", (json_int_t) zlistx_size (service->requests),
+            "requests", (json_int_t) service->requests_n,
+            "replies", (json_int_t) service->replies_n,
+            "failures", (json_int_t) service->failures_n,
+            "expired", (json_int_t) service->expired_n,
+            "requeued", (json_int_t) service->requeued_n));
+        service = (service_t *) zhashx_next (self->services);
+    }
+    json_t *workers = json_array ();
+    worker_t *worker = (worker_t *) zhashx_first (self->workers);
+    while (worker) {
+        json_array_append_new (workers, json_pack (
+            "{s:s, s:s, s:b, s:I, s:I}",
+            "id", worker->name,
+            "service", worker->service->name,
+            "idle", worker->request == NULL,
+            "served", (json_int_t) worker->served,
+            "expires_in_ms", (json_int_t) (worker->expiry - now)));
+        worker = (worker_t *) zhashx_next (self->workers);
+    }
+    return json_pack ("{s:o, s:o, s:I, s:i, s:i, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "services", services,
+        "workers", workers,
+        "uptime_s", (json_int_t) ((now - self->started) / 1000),
+        "heartbeat_ms", self->heartbeat_ms,
+        "liveness", self->liveness,
+        "queue_max", (json_int_t) self->queue_max,
+        "counters",
+            "requests", (json_int_t) self->requests_n,
+            "replies", (json_int_t) self->replies_n,
+            "rejected", (json_int_t) self->rejected_n,
+            "requeued", (json_int_t) self->requeued_n,
+            "worker_lost", (json_int_t) self->worker_lost_n,
+            "expired_workers", (json_int_t) self->expired_workers_n,
+            "client_errors", (json_int_t) self->client_errors_n,
+            "worker_errors", (json_int_t) self->worker_errors_n,
+            "unroutable", (json_int_t) self->unroutable_n);
+}
+
+char *
+mdp_broker_status (mdp_broker_t *self)
+{
+    assert (self);
+    json_t *status = s_status_json (self);
+    char *text = json_dumps (status, JSON_COMPACT);
+    json_decref (status);
+    return text;
+}
+
+static char *
+s_metrics_text (mdp_broker_t *self)
+{
+    service_t *service = (service_t *) zhashx_first (self->services);
+    while (service) {
+        metrics_gauge_set (self->metrics, "comptoir_broker_queue_depth", service->labels,
+                           (double) zlistx_size (service->requests));
+        metrics_gauge_set (self->metrics, "comptoir_broker_workers", service->labels,
+                           (double) service->workers);
+        metrics_gauge_set (self->metrics, "comptoir_broker_idle_workers", service->labels,
+                           (double) zlistx_size (service->idle));
+        service = (service_t *) zhashx_next (self->services);
+    }
+    return metrics_render (self->metrics, NULL);
+}
+
+//  Answer an MMI request. Envelopes get envelopes; raw bodies get raw text
+//  (RFC 8's "200"/"404"/"501" for mmi.service, as foreign clients expect).
+static void
+s_mmi (mdp_broker_t *self, zframe_t *client, const char *name, zmsg_t *body)
+{
+    zframe_t *frame = zmsg_first (body);
+    envelope_t *request = NULL;
+    if (zmsg_size (body) == 1)
+        request = envelope_decode (zframe_data (frame), zframe_size (frame), NULL);
+    if (request && request->kind != ENVELOPE_REQUEST)
+        envelope_destroy (&request);
+
+    char *raw = NULL;
+    envelope_t *reply = NULL;
+    if (streq (name, MDP_MMI_SERVICE)) {
+        char *wanted = NULL;
+        if (request) {
+            json_t *value = json_object_get (request->body, "service");
+            wanted = json_is_string (value) ? strdup (json_string_value (value)) : NULL;
+        }
+        else
+            wanted = zframe_strdup (frame);
+        service_t *service = wanted ? (service_t *) zhashx_lookup (self->services, wanted) : NULL;
+        bool found = service && service->workers > 0;
+        if (request)
+            reply = envelope_new_reply (request, found ? 200 : 404, json_pack ("{s:s?, s:I}",
+                                        "service", wanted, "workers",
+                                        (json_int_t) (service ? service->workers : 0)));
+        else
+            raw = strdup (found ? "200" : "404");
+        free (wanted);
+    }
+    else
+    if (streq (name, MDP_MMI_STATUS)) {
+        json_t *status = s_status_json (self);
+        if (request)
+            reply = envelope_new_reply (request, 200, status);
+        else {
+            raw = json_dumps (status, JSON_COMPACT);
+            json_decref (status);
+        }
+    }
+    else
+    if (streq (name, MDP_MMI_METRICS)) {
+        char *text = s_metrics_text (self);
+        if (request)
+            reply = envelope_new_reply (request, 200, json_pack ("{s:s}", "text", text ? text : ""));
+        else
+            raw = text ? strdup (text) : strdup ("");
+        free (text);
+    }
+    else {
+        if (request)
+            reply = envelope_new_error (request, 501, "not_implemented", "no such management service", NULL);
+        else
+            raw = strdup ("501");
+    }
+    zmsg_t *answer = zmsg_new ();
+    if (reply) {
+        zframe_t *encoded = envelope_encode (reply);
+        if (encoded)
+            zmsg_append (answer, &encoded);
+    }
+    else
+    if (raw)
+        zmsg_addstr (answer, raw);
+    if (zmsg_size (answer) > 0)
+        s_send_to_client (self, client, name, answer, request ? request->rid : NULL);
+    zmsg_destroy (&answer);
+    free (raw);
+    envelope_destroy (&reply);
+    envelope_destroy (&request);
+}
+
+//  --------------------------------------------------------------------------
+//  A protocol error from a client: drop the message, with a log line.
+
+static void
+s_client_error (mdp_broker_t *self, const char *why)
+{
+    self->client_errors_n++;
+    metrics_counter_add (self->metrics, "comptoir_broker_protocol_errors_total", "peer=\"client\"", 1);
+    log_warn (NULL, "broker: dropping a malformed client message: %s", why);
+}
+
+//  --------------------------------------------------------------------------
+//  A client request: [service] [body...] after [sender] [empty] [MDPC01].
+
+static void
+s_client_message (mdp_broker_t *self, zframe_t **sender_p, zmsg_t *msg)
+{
+    zframe_t *name_frame = zmsg_pop (msg);
+    if (!name_frame || !s_valid_name (name_frame) || zmsg_size (msg) == 0
+        || zmsg_size (msg) > BROKER_MAX_BODY_FRAMES || zmsg_content_size (msg) > ENVELOPE_MAX_SIZE) {
+        s_client_error (self, "bad service name or body");
+        zframe_destroy (&name_frame);
+        return;
+    }
+    char *name = zframe_strdup (name_frame);
+    zframe_destroy (&name_frame);
+    if (strncmp (name, MDP_MMI_PREFIX, strlen (MDP_MMI_PREFIX)) == 0) {
+        s_mmi (self, *sender_p, name, msg);
+        free (name);
+        return;
+    }
+    zmsg_t *body = zmsg_new ();
+    zframe_t *frame;
+    while ((frame = zmsg_pop (msg)))
+        zmsg_append (body, &frame);
+    request_t *request = s_request_new (sender_p, &body);
+    service_t *service = s_service_require (self, name);
+    free (name);
+    service->requests_n++;
+    service->active_at = zclock_mono ();
+    self->requests_n++;
+    metrics_counter_add (self->metrics, "comptoir_broker_requests_total", service->labels, 1);
+
+    if (request->deadline && request->deadline <= zclock_time ()) {
+        service->expired_n++;
+        s_reply_error (self, service->name, request, 504, "upstream_timeout",
+                       "the request's deadline had passed when it reached the broker");
+        s_request_destroy (&request);
+    }
+    else
+    if (zlistx_size (service->requests) >= self->queue_max
+    || (service->workers == 0 && self->no_worker_wait_ms == 0)) {
+        self->rejected_n++;
+        service->failures_n++;
+        metrics_counter_add (self->metrics, "comptoir_broker_rejected_total", service->labels, 1);
+        s_reply_error (self, service->name, request, 503, "service_unavailable",
+                       service->workers == 0 ? "no worker serves this service"
+                                             : "the service's queue is full");
+        s_request_destroy (&request);
+    }
+    else {
+        zlistx_add_end (service->requests, request);
+        s_dispatch (self, service);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  A protocol error from a worker: DISCONNECT, and forget it when known.
+
+static void
+s_worker_error (mdp_broker_t *self, zframe_t *sender, worker_t *worker, const char *why)
+{
+    self->worker_errors_n++;
+    metrics_counter_add (self->metrics, "comptoir_broker_protocol_errors_total", "peer=\"worker\"", 1);
+    log_warn (NULL, "broker: protocol error from worker %s: %s", worker ? worker->name : "(unknown)", why);
+    if (worker)
+        s_worker_delete (self, worker, why, true);
+    else {
+        zframe_t *frames [] = { sender, self->f_empty, self->f_worker, self->f_disconnect };
+        s_send_frames (self, frames, 4, NULL, NULL);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  A printable name for a routing id.
+
+static char *
+s_peer_name (zframe_t *address)
+{
+    byte *data = zframe_data (address);
+    size_t size = zframe_size (address);
+    bool printable = size > 0 && data [0] != 0;
+    for (size_t index = 0; printable && index < size; index++)
+        printable = data [index] >= 0x20 && data [index] < 0x7f && data [index] != '"' && data [index] != '\\';
+    return printable ? zframe_strdup (address) : zframe_strhex (address);
+}
+
+//  --------------------------------------------------------------------------
+//  A worker message: [command] [...] after [sender] [empty] [MDPW01].
+
+static void
+s_worker_message (mdp_broker_t *self, zframe_t **sender_p, zmsg_t *msg)
+{
+    zframe_t *sender = *sender_p;
+    char *key = zframe_strhex (sender);
+    worker_t *worker = (worker_t *) zhashx_lookup (self->workers, key);
+    zframe_t *command = zmsg_pop (msg);
+    if (worker)
+        worker->expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
+
+    if (!command || zframe_size (command) != 1)
+        s_worker_error (self, sender, worker, "bad command frame");
+    else
+    if (zframe_streq (command, MDPW_READY)) {
+        zframe_t *name = zmsg_first (msg);
+        size_t prefix = strlen (MDP_MMI_PREFIX);
+        bool valid = zmsg_size (msg) == 1 && s_valid_name (name)
+                  && !(zframe_size (name) >= prefix && memcmp (zframe_data (name), MDP_MMI_PREFIX, prefix) == 0);
+        if (!valid)
+            s_worker_error (self, sender, worker, "bad READY");
+        else {
+            if (worker)     //  the same identity again: it restarted
+                s_worker_delete (self, worker, "READY again", false);
+            char *service_name = zframe_strdup (name);
+            worker = (worker_t *) zmalloc (sizeof (worker_t));
+            worker->key = key;
+            key = NULL;
+            worker->name = s_peer_name (sender);
+            worker->address = sender;
+            *sender_p = NULL;
+            worker->service = s_service_require (self, service_name);
+            worker->expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
+            zhashx_insert (self->workers, worker->key, worker);
+            service_t *service = worker->service;
+            service->workers++;
+            service->active_at = zclock_mono ();
+            worker->idle_handle = zlistx_add_end (service->idle, worker);
+            log_info (NULL, "broker: worker %s ready for %s (%zu workers)", worker->name,
+                      service_name, service->workers);
+            free (service_name);
+            s_dispatch (self, service);
+        }
+    }
+    else
+    if (zframe_streq (command, MDPW_REPLY)) {
+        zframe_t *client = zmsg_pop (msg);
+        zframe_t *empty = zmsg_pop (msg);
+        if (!worker)
+            s_worker_error (self, sender, NULL, "REPLY from a worker that is not ready");
+        else
+        if (!client || !empty || zframe_size (empty) != 0 || zmsg_size (msg) == 0
+            || zmsg_size (msg) > BROKER_MAX_BODY_FRAMES)
+            s_worker_error (self, sender, worker, "malformed REPLY");
+        else
+        if (!worker->request || !zframe_eq (client, worker->request->client))
+            s_worker_error (self, sender, worker, "REPLY for a request it does not hold");
+        else {
+            service_t *service = worker->service;
+            request_t *request = worker->request;
+            worker->request = NULL;
+            s_send_to_client (self, request->client, service->name, msg, request->rid);
+            service->replies_n++;
+            self->replies_n++;
+            worker->served++;
+            metrics_counter_add (self->metrics, "comptoir_broker_replies_total", service->labels, 1);
+            metrics_observe (self->metrics, "comptoir_broker_request_seconds", service->labels,
+                             (double) (zclock_mono () - request->received) / 1000.0);
+            log_debug (request->rid, "broker: reply from %s for %s", worker->name, service->name);
+            s_request_destroy (&request);
+            //  back to the END of the idle list: least recently used goes first
+            worker->idle_handle = zlistx_add_end (service->idle, worker);
+            s_dispatch (self, service);
+        }
+        zframe_destroy (&client);
+        zframe_destroy (&empty);
+    }
+    else
+    if (zframe_streq (command, MDPW_HEARTBEAT)) {
+        if (!worker)
+            s_worker_error (self, sender, NULL, "HEARTBEAT from a worker that is not ready");
+        else
+        if (zmsg_size (msg) != 0)
+            s_worker_error (self, sender, worker, "malformed HEARTBEAT");
+    }
+    else
+    if (zframe_streq (command, MDPW_DISCONNECT)) {
+        if (worker)
+            s_worker_delete (self, worker, "DISCONNECT", false);
+    }
+    else
+        s_worker_error (self, sender, worker, "unknown command");
+    zframe_destroy (&command);
+    free (key);
+}
+
+//  --------------------------------------------------------------------------
+//  One message from the socket: [sender] [empty] [MDPC01|MDPW01] ...
+
+static void
+s_handle_message (mdp_broker_t *self, zmsg_t *msg)
+{
+    zframe_t *sender = zmsg_pop (msg);
+    zframe_t *empty = zmsg_pop (msg);
+    zframe_t *header = zmsg_pop (msg);
+    if (!sender || zframe_size (sender) == 0 || zframe_size (sender) > BROKER_ADDRESS_MAX || !empty
+        || zframe_size (empty) != 0 || !header || zmsg_size (msg) > BROKER_MAX_FRAMES)
+        s_client_error (self, "bad envelope frames");
+    else
+    if (zframe_streq (header, MDPC_CLIENT))
+        s_client_message (self, &sender, msg);
+    else
+    if (zframe_streq (header, MDPW_WORKER))
+        s_worker_message (self, &sender, msg);
+    else
+        s_client_error (self, "unknown protocol header");
+    zframe_destroy (&sender);
+    zframe_destroy (&empty);
+    zframe_destroy (&header);
+}
+
+//  --------------------------------------------------------------------------
+//  Socket reader: drain a batch of messages per wakeup.
+
+static int
+s_handle_input (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    mdp_broker_t *self = (mdp_broker_t *) arg;
+    for (int count = 0; count < BROKER_DRAIN_MAX; count++) {
+        if (!(zsock_events (self->socket) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv (self->socket);
+        if (!msg)
+            break;
+        s_handle_message (self, msg);
+        zmsg_destroy (&msg);
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Housekeeping: heartbeats, expiries, deadlines, idle services.
+
+static void
+s_purge_service (mdp_broker_t *self, service_t *service, int64_t now, int64_t now_ms)
+{
+    request_t *request = (request_t *) zlistx_first (service->requests);
+    while (request) {
+        const char *code = NULL;
+        if (request->deadline && request->deadline <= now_ms)
+            code = "upstream_timeout";
+        else
+        if (service->workers == 0
+        &&  now - request->received >= self->no_worker_wait_ms
+        &&  now - service->workerless_at >= self->no_worker_wait_ms)
+            code = "service_unavailable";
+        if (code) {
+            request = (request_t *) zlistx_detach_cur (service->requests);
+            if (streq (code, "upstream_timeout")) {
+                service->expired_n++;
+                s_reply_error (self, service->name, request, 504, code,
+                               "the request's deadline passed while it waited for a worker");
+            }
+            else {
+                service->failures_n++;
+                self->rejected_n++;
+                metrics_counter_add (self->metrics, "comptoir_broker_rejected_total", service->labels, 1);
+                s_reply_error (self, service->name, request, 503, code, "no worker serves this service");
+            }
+            s_request_destroy (&request);
+            //  detaching moved the cursor back one: next is still right
+        }
+        request = (request_t *) zlistx_next (service->requests);
+    }
+}
+
+static int
+s_handle_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    mdp_broker_t *self = (mdp_broker_t *) arg;
+    int64_t now = zclock_mono ();
+    int64_t now_ms = zclock_time ();
+
+    //  Heartbeats to every worker, idle or busy; a send that fails means
+    //  the peer is gone.
+    zlistx_t *dead = zlistx_new ();
+    bool beat = now >= self->heartbeat_at;
+    if (beat)
+        self->heartbeat_at = now + self->heartbeat_ms;
+    worker_t *worker = (worker_t *) zhashx_first (self->workers);
+    while (worker) {
+        if (worker->expiry <= now)
+            zlistx_add_end (dead, worker->key);
+        else
+        if (beat && s_send_command (self, worker, self->f_heartbeat) != 0)
+            zlistx_add_end (dead, worker->key);
+        worker = (worker_t *) zhashx_next (self->workers);
+    }
+    const char *key = (const char *) zlistx_first (dead);
+    while (key) {
+        worker = (worker_t *) zhashx_lookup (self->workers, key);
+        if (worker) {
+            bool expired = worker->expiry <= now;
+            if (expired) {
+                self->expired_workers_n++;
+                metrics_counter_add (self->metrics, "comptoir_broker_expired_workers_total", NULL, 1);
+            }
+            s_worker_delete (self, worker, expired ? "expired" : "unreachable", false);
+        }
+        key = (const char *) zlistx_next (dead);
+    }
+    zlistx_destroy (&dead);
+
+    //  Deadlines, services without workers, services nobody uses.
+    zlistx_t *unused = zlistx_new ();
+    service_t *service = (service_t *) zhashx_first (self->services);
+    while (service) {
+        if (zlistx_size (service->requests) > 0)
+            s_purge_service (self, service, now, now_ms);
+        if (service->workers > 0 || zlistx_size (service->requests) > 0)
+            service->active_at = now;
+        else
+        if (now - service->active_at >= self->service_linger_ms)
+            zlistx_add_end (unused, service->name);
+        service = (service_t *) zhashx_next (self->services);
+    }
+    const char *name = (const char *) zlistx_first (unused);
+    while (name) {
+        service = (service_t *) zhashx_lookup (self->services, name);
+        metrics_gauge_set (self->metrics, "comptoir_broker_queue_depth", service->labels, 0);
+        metrics_gauge_set (self->metrics, "comptoir_broker_workers", service->labels, 0);
+        metrics_gauge_set (self->metrics, "comptoir_broker_idle_workers", service->labels, 0);
+        log_debug (NULL, "broker: freeing unused service %s", name);
+        char *copy = strdup (name);
+        zhashx_delete (self->services, copy);
+        free (copy);
+        name = (const char *) zlistx_next (unused);
+    }
+    zlistx_destroy (&unused);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Attach to a loop.
+
+int
+mdp_broker_attach (mdp_broker_t *self, zloop_t *loop)
+{
+    assert (self);
+    assert (loop);
+    if (zloop_reader (loop, self->socket, s_handle_input, self) != 0)
+        return -1;
+    zloop_reader_set_tolerant (loop, self->socket);
+    int tick = self->heartbeat_ms / 2;
+    if (tick > BROKER_TICK_MAX_MS)
+        tick = BROKER_TICK_MAX_MS;
+    if (tick < 5)
+        tick = 5;
+    if (zloop_timer (loop, (size_t) tick, 0, s_handle_timer, self) < 0)
+        return -1;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The actor.
+
+static int
+s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    mdp_broker_t *self = (mdp_broker_t *) arg;
+    zmsg_t *msg = zmsg_recv (pipe);
+    char *command = msg ? zmsg_popstr (msg) : NULL;
+    int rc = 0;
+    if (!command || streq (command, "$TERM"))
+        rc = -1;
+    else
+    if (streq (command, "STATUS")) {
+        char *status = mdp_broker_status (self);
+        zstr_send (pipe, status);
+        free (status);
+    }
+    else
+        log_warn (NULL, "broker: unknown actor command %s", command);
+    free (command);
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+void
+mdp_broker_actor (zsock_t *pipe, void *args)
+{
+    mdp_broker_t *self = (mdp_broker_t *) args;
+    zloop_t *loop = zloop_new ();
+    if (!loop || mdp_broker_attach (self, loop) != 0
+    || zloop_reader (loop, pipe, s_handle_pipe, self) != 0) {
+        zloop_destroy (&loop);
+        mdp_broker_destroy (&self);
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    zloop_start (loop);
+    zloop_destroy (&loop);
+    mdp_broker_destroy (&self);
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test: plaintext, in-process, raw frames (the real-process and CURVE
+//  cases are in tests/brokertest.c).
+
+static zmsg_t *
+s_recv_timeout (zsock_t *sock, int timeout_ms)
+{
+    zsock_set_rcvtimeo (sock, timeout_ms);
+    return zmsg_recv (sock);
+}
+
+void
+mdp_broker_test (bool verbose)
+{
+    printf (" * mdp_broker: ");
+    mdp_broker_t *broker = mdp_broker_new (NULL);
+    assert (broker);
+    mdp_broker_set_heartbeat (broker, 50, 3);
+    int port = mdp_broker_bind (broker, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    zactor_t *actor = zactor_new (mdp_broker_actor, broker);
+    assert (actor);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+
+    //  A raw worker and a raw client, as foreign peers would be.
+    zsock_t *worker = zsock_new_dealer (endpoint);
+    zsock_t *client = zsock_new_dealer (endpoint);
+    assert (worker && client);
+    zstr_sendm (worker, "");
+    zstr_sendm (worker, MDPW_WORKER);
+    zstr_sendm (worker, MDPW_READY);
+    zstr_send (worker, "echo");
+    zclock_sleep (100);
+
+    zstr_sendm (client, "");
+    zstr_sendm (client, MDPC_CLIENT);
+    zstr_sendm (client, MDP_MMI_SERVICE);
+    zstr_send (client, "echo");
+    zmsg_t *msg = s_recv_timeout (client, 2000);
+    assert (msg && zmsg_size (msg) == 4);
+    zframe_t *last = zmsg_last (msg);
+    assert (zframe_streq (last, "200"));
+    zmsg_destroy (&msg);
+
+    //  A foreign request travels to the worker and back untouched.
+    zstr_sendm (client, "");
+    zstr_sendm (client, MDPC_CLIENT);
+    zstr_sendm (client, "echo");
+    zstr_send (client, "hello");
+    while (true) {
+        msg = s_recv_timeout (worker, 2000);
+        assert (msg);
+        zmsg_first (msg);
+        zmsg_next (msg);
+        zframe_t *command = zmsg_next (msg);
+        if (zframe_streq (command, MDPW_REQUEST))
+            break;
+        zmsg_destroy (&msg);
+    }
+    assert (zmsg_size (msg) == 6);
+    assert (zframe_streq (zmsg_last (msg), "hello"));
+    zmsg_first (msg);
+    zmsg_next (msg);
+    zframe_t *command = zmsg_next (msg);
+    zframe_reset (command, MDPW_REPLY, 1);
+    zframe_reset (zmsg_last (msg), "world", 5);
+    zmsg_send (&msg, worker);
+    msg = s_recv_timeout (client, 2000);
+    assert (msg && zmsg_size (msg) == 4);
+    assert (zframe_streq (zmsg_last (msg), "world"));
+    zmsg_destroy (&msg);
+
+    zstr_send (actor, "STATUS");
+    char *status = zstr_recv (actor);
+    assert (status && strstr (status, "\"echo\""));
+    free (status);
+    zsock_destroy (&worker);
+    zsock_destroy (&client);
+    zactor_destroy (&actor);
+    printf ("OK\n");
+}

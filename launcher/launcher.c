@@ -263,6 +263,8 @@ s_usage (FILE *out)
         "  keys    create the CURVE certificates of every process and the API key\n"
         "          files of the consumers, keeping those that exist\n"
         "  plan    print the processes `up` would start, one command line each\n"
+        "  get PATH  print one setting (environment override first), e.g.\n"
+        "          `comptoir get postgres/product` (scripts use it)\n"
         "\n"
         "Options:\n"
         "  --config FILE   configuration file (default etc/comptoir.cfg)\n"
@@ -389,6 +391,7 @@ launcher_main (int argc, char **argv)
 {
     const char *config_arg = "etc/comptoir.cfg";
     const char *command = NULL;
+    const char *get_path = NULL;
     bool help = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv [i], "--config") == 0 && i + 1 < argc)
@@ -399,6 +402,9 @@ launcher_main (int argc, char **argv)
         else
         if (argv [i][0] != '-' && !command)
             command = argv [i];
+        else
+        if (argv [i][0] != '-' && command && strcmp (command, "get") == 0 && !get_path)
+            get_path = argv [i];
         else {
             fprintf (stderr, "comptoir: unknown argument '%s'\n", argv [i]);
             s_usage (stderr);
@@ -411,6 +417,19 @@ launcher_main (int argc, char **argv)
         else
             s_usage (help ? stdout : stderr);
         return help ? 0 : 2;
+    }
+    if (strcmp (command, "get") == 0) {
+        //  No chdir, no logs: the value only, for shell scripts.
+        if (!get_path) {
+            s_usage (stderr);
+            return 2;
+        }
+        settings_t *settings = settings_load (config_arg);
+        if (!settings)
+            return 2;
+        printf ("%s\n", settings_get (settings, get_path, ""));
+        settings_destroy (&settings);
+        return 0;
     }
     if (strcmp (command, "up") != 0 && strcmp (command, "keys") != 0
     &&  strcmp (command, "plan") != 0) {

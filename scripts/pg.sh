@@ -164,7 +164,7 @@ pg_conninfo () {
 #   pg_psql DBNAME ARGS... : psql on a database of the cluster.
 pg_psql () {
     local db=$1; shift
-    psql -X -q -v ON_ERROR_STOP=1 "$(pg_conninfo "$db")" "$@"
+    PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 "$(pg_conninfo "$db")" "$@"
 }
 
 #   pg_databases_ensure : one database per context, comptoir_<context>.

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+#   Comptoir - the test environment: the whole system on test ports, under
+#   var/test, with its own PostgreSQL cluster and Redis.
+#
+#   usage: scripts/testenv.sh start|stop|status
+#
+#   start  builds nothing (run make first); derives var/test/comptoir.cfg from
+#          etc/comptoir.cfg (broker 15555, edge 18080, admin 18081, Redis
+#          16380, PostgreSQL socket port 15433, a restart intensity that
+#          survives the chaos test), starts PostgreSQL (fresh databases every
+#          time, durability off for speed) and Redis, creates keys, starts the
+#          supervisor (broker, 2 product workers, edge), waits for /ready,
+#          loads the seeds and writes var/test/env.sh:
+#              . var/test/env.sh   # COMPTOIR_TEST_* for the tests
+#   stop   stops the supervisor, Redis and PostgreSQL of the test environment.
+#
+#   Logs: var/test/log/<process>.log (supervisor.log, postgres.log, redis.log).
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$ROOT" || exit 1
+# shellcheck source=scripts/pg.sh
+. scripts/pg.sh
+# shellcheck source=scripts/redis.sh
+. scripts/redis.sh
+# shellcheck source=scripts/system.sh
+. scripts/system.sh
+
+T=${COMPTOIR_TEST_VAR_DIR:-var/test}
+PG_TEST_PORT=15433
+REDIS_TEST_PORT=16380
+BROKER_TEST_PORT=15555
+EDGE_TEST_PORT=18080
+ADMIN_TEST_PORT=18081
+CONFIG=$T/comptoir.cfg
+
+testenv_stop () {
+    sys_supervisor_stop "$T/run/comptoir.pid"
+    redis_stop "$T/redis" "$REDIS_TEST_PORT"
+    pg_stop "$T/pg" "$PG_TEST_PORT"
+    rm -f "$T/env.sh"
+}
+
+testenv_start () {
+    #   Settings come from the generated file only: no stray overrides from
+    #   the developer's shell (run.sh's COMPTOIR_POSTGRES_* for example).
+    local name
+    for name in $(compgen -e | grep '^COMPTOIR_' | grep -v '^COMPTOIR_TEST_'); do
+        unset "$name"
+    done
+    if [ ! -x launcher/comptoir ]; then
+        echo "testenv: launcher/comptoir is not built (make -j2)" >&2
+        return 1
+    fi
+    testenv_stop
+    mkdir -p "$T/log" "$T/run" "$T/keys"
+    rm -f "$T"/.seeded-*
+
+    pg_start "$T/pg" "$PG_TEST_PORT" "$T/log/postgres.log" test || return 1
+    local ctx
+    for ctx in $COMPTOIR_PG_CONTEXTS; do
+        pg_psql postgres -c "DROP DATABASE IF EXISTS comptoir_$ctx WITH (FORCE)" >/dev/null || return 1
+    done
+    pg_psql postgres -c "DROP DATABASE IF EXISTS comptoir_product_scratch WITH (FORCE)" >/dev/null || return 1
+    pg_databases_ensure || return 1
+    pg_psql postgres -c "CREATE DATABASE comptoir_product_scratch" >/dev/null || return 1
+    redis_start "$T/redis" "$REDIS_TEST_PORT" "$T/log/redis.log" || return 1
+    redis-cli -p "$REDIS_TEST_PORT" flushall >/dev/null
+
+    local overrides=(
+        "comptoir/var=$T"
+        "keys/dir=$T/keys"
+        "broker/bind=tcp://127.0.0.1:$BROKER_TEST_PORT"
+        "broker/endpoint=tcp://127.0.0.1:$BROKER_TEST_PORT"
+        "edge/port=$EDGE_TEST_PORT"
+        "edge/admin_port=$ADMIN_TEST_PORT"
+        "edge/consumers/demo/key_file=$T/keys/api/demo.key"
+        "redis/host=127.0.0.1"
+        "redis/port=$REDIS_TEST_PORT"
+        "product/instances=2"
+        "supervisor/restart_intensity=100"
+        "supervisor/restart_period_s=30"
+        "supervisor/backoff_min_ms=50"
+        "supervisor/backoff_max_ms=1000"
+        "supervisor/stable_ms=1000"
+        "supervisor/stop_timeout_ms=5000"
+    )
+    for ctx in $COMPTOIR_PG_CONTEXTS; do
+        overrides+=("postgres/$ctx=$(pg_conninfo "comptoir_$ctx")")
+    done
+    python3 scripts/cfgpatch.py etc/comptoir.cfg "$CONFIG" "${overrides[@]}" || return 1
+
+    launcher/comptoir --config "$CONFIG" keys >>"$T/log/supervisor.log" 2>&1 || {
+        echo "testenv: comptoir keys failed, see $T/log/supervisor.log" >&2; return 1; }
+    sys_supervisor_start "$CONFIG" "$T/log/supervisor.log" detach
+    local edge=http://127.0.0.1:$EDGE_TEST_PORT
+    if ! sys_wait_ready "$edge" 60 "$SYS_SUPERVISOR_PID"; then
+        tail -n 20 "$T/log/supervisor.log" >&2
+        return 1
+    fi
+    sys_seed "$CONFIG" "$T" || return 1
+
+    local key
+    key=$(cat "$T/keys/api/demo.key")
+    {
+        echo "#  written by scripts/testenv.sh start; source it: . $T/env.sh"
+        echo "export COMPTOIR_TEST_PG_ADMIN='$(pg_conninfo postgres)'"
+        echo "export COMPTOIR_TEST_PG_PRODUCT='$(pg_conninfo comptoir_product_scratch)'"
+        echo "export COMPTOIR_TEST_PG_PRODUCT_LIVE='$(pg_conninfo comptoir_product)'"
+        echo "export COMPTOIR_TEST_REDIS='127.0.0.1:$REDIS_TEST_PORT'"
+        echo "export COMPTOIR_TEST_BROKER='tcp://127.0.0.1:$BROKER_TEST_PORT'"
+        echo "export COMPTOIR_TEST_EDGE='$edge'"
+        echo "export COMPTOIR_TEST_ADMIN='http://127.0.0.1:$ADMIN_TEST_PORT'"
+        echo "export COMPTOIR_TEST_API_KEY='$key'"
+        echo "export COMPTOIR_TEST_CONFIG='$ROOT/$CONFIG'"
+        echo "export COMPTOIR_TEST_VAR='$ROOT/$T'"
+        echo "export COMPTOIR_TEST_SUPERVISOR_STATUS='$ROOT/$T/run/children'"
+        echo "export COMPTOIR_TEST_SUPERVISOR_PID='$ROOT/$T/run/comptoir.pid'"
+    } >"$T/env.sh"
+    echo "testenv: ready at $edge (. $T/env.sh)" >&2
+}
+
+case ${1:-} in
+    start)  testenv_start ;;
+    stop)   testenv_stop ;;
+    status) cat "$T/run/children" 2>/dev/null || { echo "testenv: not running" >&2; exit 1; } ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^#  \{0,1\}//' ;;
+    *)      echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

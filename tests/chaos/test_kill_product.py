@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Chaos: product workers are killed with SIGKILL under load; no request fails.
+
+Against the test environment (scripts/testenv.sh start; . var/test/env.sh):
+several threads read products through the edge over keep-alive connections
+for DURATION seconds while, every KILL_EVERY seconds, one product worker
+process is killed with SIGKILL (its pid read from the supervisor's status
+file). The supervisor restarts it; the broker hands the requests the dead
+worker held to the other worker. Every response must be a 200 with the
+product that was asked for, and the status file must show the restarts.
+
+Only the standard library; prints PASS:/FAIL: lines and `N passed, N failed`.
+Exits 77 (skip) without the test environment's variables.
+"""
+import http.client
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+
+DURATION = float(os.environ.get("COMPTOIR_CHAOS_SECONDS", "20"))
+KILL_EVERY = 2.0
+THREADS = 6
+
+RESULTS = []
+
+
+def report(name, ok, detail=""):
+    RESULTS.append(ok)
+    print(("PASS: " if ok else "FAIL: ") + name + (" (" + detail + ")" if detail else ""),
+          flush=True)
+
+
+def read_status(path):
+    """{name: (pid, restarts)} from the supervisor's status file."""
+    children = {}
+    with open(path, encoding="utf-8") as status:
+        for line in status:
+            parts = line.split()
+            if len(parts) >= 3:
+                children[parts[0]] = (int(parts[1]), int(parts[2]))
+    return children
+
+
+def product_workers(path):
+    return {name: value for name, value in read_status(path).items()
+            if name.startswith("product-")}
+
+
+class Client:
+    """One keep-alive connection, reopened when the server closes it."""
+
+    def __init__(self, base, key):
+        url = urllib.parse.urlparse(base)
+        self.host, self.port = url.hostname, url.port or 80
+        self.key = key
+        self.conn = None
+        self.retries = 0
+
+    def get(self, path):
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+            try:
+                self.conn.request("GET", path, headers={"X-API-Key": self.key})
+                response = self.conn.getresponse()
+                body = response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                return response.status, body
+            except (http.client.HTTPException, OSError):
+                # A connection the server closed between two requests is not a
+                # failed request; a second failure on a fresh connection is.
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+                self.retries += 1
+        raise RuntimeError("unreachable")
+
+
+def main():
+    edge = os.environ.get("COMPTOIR_TEST_EDGE")
+    key = os.environ.get("COMPTOIR_TEST_API_KEY")
+    status_path = os.environ.get("COMPTOIR_TEST_SUPERVISOR_STATUS")
+    if not (edge and key and status_path and os.path.exists(status_path)):
+        print("chaos: no test environment (scripts/testenv.sh start; . var/test/env.sh): skipped")
+        print("0 passed, 0 failed")
+        return 77
+
+    # The products to read: the first page of the catalog.
+    client = Client(edge, key)
+    status, body = client.get("/api/v1/products?per_page=20")
+    products = []
+    if status == 200:
+        products = [item["id"] for item in json.loads(body).get("data", []) if "id" in item]
+    report("catalog_has_products", status == 200 and len(products) > 0,
+           "status %d, %d products" % (status, len(products)))
+    if not products:
+        print("%d passed, %d failed" % (RESULTS.count(True), RESULTS.count(False)))
+        return 1
+
+    workers = product_workers(status_path)
+    report("two_product_workers_running",
+           len(workers) >= 2 and all(pid > 0 for pid, _ in workers.values()),
+           str(workers))
+    restarts_before = sum(restarts for _, restarts in workers.values())
+
+    stop = threading.Event()
+    lock = threading.Lock()
+    counts = {"ok": 0, "failed": 0, "reconnects": 0}
+    failures = []
+
+    def load(seed):
+        rng = random.Random(seed)
+        mine = Client(edge, key)
+        while not stop.is_set():
+            product_id = rng.choice(products)
+            try:
+                status, body = mine.get("/api/v1/products/%d" % product_id)
+                ok = status == 200 and json.loads(body).get("id") == product_id
+                problem = "status %d: %s" % (status, body[:200]) if not ok else ""
+            except Exception as error:  # noqa: BLE001 - every failure counts
+                ok, problem = False, "%s: %s" % (type(error).__name__, error)
+            with lock:
+                if ok:
+                    counts["ok"] += 1
+                else:
+                    counts["failed"] += 1
+                    if len(failures) < 10:
+                        failures.append("product %d: %s" % (product_id, problem))
+        with lock:
+            counts["reconnects"] += mine.retries
+
+    threads = [threading.Thread(target=load, args=(n,), daemon=True) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+
+    # Kill a worker every KILL_EVERY seconds, in turn, only while its sibling
+    # is up (the test proves failover, not an empty service).
+    kills = 0
+    kill_errors = []
+    start = time.monotonic()
+    turn = 0
+    next_kill = start + KILL_EVERY
+    while time.monotonic() - start < DURATION:
+        time.sleep(0.05)
+        if time.monotonic() < next_kill:
+            continue
+        next_kill += KILL_EVERY
+        workers = product_workers(status_path)
+        names = sorted(workers)
+        if not names:
+            continue
+        name = names[turn % len(names)]
+        turn += 1
+        pid = workers[name][0]
+        others_up = [other for other in names if other != name and workers[other][0] > 0]
+        if pid <= 0 or not others_up:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+            kills += 1
+        except ProcessLookupError:
+            pass
+        except OSError as error:
+            kill_errors.append(str(error))
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=15)
+
+    # Give the supervisor time to bring the last victim back.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        workers = product_workers(status_path)
+        if workers and all(pid > 0 for pid, _ in workers.values()):
+            break
+        time.sleep(0.1)
+    restarts_after = sum(restarts for _, restarts in workers.values())
+
+    total = counts["ok"] + counts["failed"]
+    report("load_ran", total > 100, "%d requests in %.0f s" % (total, DURATION))
+    report("workers_were_killed", kills >= int(DURATION / KILL_EVERY) - 2 and not kill_errors,
+           "%d kills %s" % (kills, "; ".join(kill_errors)))
+    report("zero_failed_requests", counts["failed"] == 0,
+           "%d ok, %d failed, %d keep-alive reconnects%s" % (counts["ok"], counts["failed"],
+                                                              counts["reconnects"],
+                                   ("; " + " | ".join(failures)) if failures else ""))
+    report("supervisor_restarted_the_workers", restarts_after - restarts_before >= kills > 0,
+           "restarts %d -> %d for %d kills" % (restarts_before, restarts_after, kills))
+    report("all_workers_back", bool(workers) and all(pid > 0 for pid, _ in workers.values()),
+           str(workers))
+    passed, failed = RESULTS.count(True), RESULTS.count(False)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

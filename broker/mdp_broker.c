@@ -49,6 +49,7 @@
 #define BROKER_QUEUE_MAX        10000
 #define BROKER_NO_WORKER_WAIT   1000
 #define BROKER_SERVICE_LINGER   60000
+#define BROKER_SERVICES_MAX     10000   //  services known at once; more answer 503
 
 typedef struct _service_t service_t;
 
@@ -62,6 +63,7 @@ typedef struct {
     bool retryable;
     int64_t deadline;           //  zclock_time ms, 0 = none
     int64_t received;           //  zclock_mono ms
+    int64_t received_us;        //  zclock_usecs, for the latency histogram
     int attempts;               //  workers it was given to
 } request_t;
 
@@ -122,6 +124,7 @@ s_request_new (zframe_t **client_p, zmsg_t **body_p)
     self->body = *body_p;
     *body_p = NULL;
     self->received = zclock_mono ();
+    self->received_us = zclock_usecs ();
     //  Our own envelopes tell us the ids, the deadline and the retry marker.
     if (zmsg_size (self->body) == 1) {
         zframe_t *frame = zmsg_first (self->body);
@@ -245,6 +248,8 @@ mdp_broker_new (settings_t *settings)
     zsock_set_linger (self->socket, 0);
     zsock_set_sndhwm (self->socket, BROKER_HWM);
     zsock_set_rcvhwm (self->socket, BROKER_HWM);
+    //  libzmq drops a peer that sends a bigger frame, before we see it
+    zsock_set_maxmsgsize (self->socket, ENVELOPE_MAX_SIZE + 4096);
     self->f_empty = zframe_new_empty ();
     self->f_client = zframe_from (MDPC_CLIENT);
     self->f_worker = zframe_from (MDPW_WORKER);
@@ -423,9 +428,12 @@ s_reply_error (mdp_broker_t *self, const char *service, request_t *request,
     zmsg_append (body, &frame);
     s_send_to_client (self, request->client, service, body, request->rid);
     zmsg_destroy (&body);
-    char labels [256];
-    snprintf (labels, sizeof labels, "service=\"%s\",code=\"%s\"", service, code);
-    metrics_counter_add (self->metrics, "comptoir_broker_failures_total", labels, 1);
+    if (zhashx_lookup (self->services, service)) {
+        //  (no series for names the broker refused to know: no label explosion)
+        char labels [256];
+        snprintf (labels, sizeof labels, "service=\"%s\",code=\"%s\"", service, code);
+        metrics_counter_add (self->metrics, "comptoir_broker_failures_total", labels, 1);
+    }
     log_info (request->rid, "broker: %s answers %d %s to %s", service, status, code,
               request->verb ? request->verb : "a foreign request");
 }
@@ -749,6 +757,13 @@ s_client_message (mdp_broker_t *self, zframe_t **sender_p, zmsg_t *msg)
     while ((frame = zmsg_pop (msg)))
         zmsg_append (body, &frame);
     request_t *request = s_request_new (sender_p, &body);
+    if (!zhashx_lookup (self->services, name) && zhashx_size (self->services) >= BROKER_SERVICES_MAX) {
+        self->rejected_n++;
+        s_reply_error (self, name, request, 503, "service_unavailable", "the broker knows too many services");
+        s_request_destroy (&request);
+        free (name);
+        return;
+    }
     service_t *service = s_service_require (self, name);
     free (name);
     service->requests_n++;
@@ -879,7 +894,7 @@ s_worker_message (mdp_broker_t *self, zframe_t **sender_p, zmsg_t *msg)
             worker->served++;
             metrics_counter_add (self->metrics, "comptoir_broker_replies_total", service->labels, 1);
             metrics_observe (self->metrics, "comptoir_broker_request_seconds", service->labels,
-                             (double) (zclock_mono () - request->received) / 1000.0);
+                             (double) (zclock_usecs () - request->received_us) / 1e6);
             log_debug (request->rid, "broker: reply from %s for %s", worker->name, service->name);
             s_request_destroy (&request);
             //  back to the END of the idle list: least recently used goes first
@@ -997,7 +1012,11 @@ s_handle_timer (zloop_t *loop, int timer_id, void *arg)
 
     //  Heartbeats to every worker, idle or busy; a send that fails means
     //  the peer is gone.
+    //  Keys are copied: deleting one worker may delete others (a failed
+    //  dispatch) and free their keys.
     zlistx_t *dead = zlistx_new ();
+    zlistx_set_duplicator (dead, (czmq_duplicator *) strdup);
+    zlistx_set_destructor (dead, (czmq_destructor *) zstr_free);
     bool beat = now >= self->heartbeat_at;
     if (beat)
         self->heartbeat_at = now + self->heartbeat_ms;
@@ -1027,6 +1046,8 @@ s_handle_timer (zloop_t *loop, int timer_id, void *arg)
 
     //  Deadlines, services without workers, services nobody uses.
     zlistx_t *unused = zlistx_new ();
+    zlistx_set_duplicator (unused, (czmq_duplicator *) strdup);
+    zlistx_set_destructor (unused, (czmq_destructor *) zstr_free);
     service_t *service = (service_t *) zhashx_first (self->services);
     while (service) {
         if (zlistx_size (service->requests) > 0)
@@ -1045,9 +1066,7 @@ s_handle_timer (zloop_t *loop, int timer_id, void *arg)
         metrics_gauge_set (self->metrics, "comptoir_broker_workers", service->labels, 0);
         metrics_gauge_set (self->metrics, "comptoir_broker_idle_workers", service->labels, 0);
         log_debug (NULL, "broker: freeing unused service %s", name);
-        char *copy = strdup (name);
-        zhashx_delete (self->services, copy);
-        free (copy);
+        zhashx_delete (self->services, name);
         name = (const char *) zlistx_next (unused);
     }
     zlistx_destroy (&unused);
@@ -1151,16 +1170,24 @@ mdp_broker_test (bool verbose)
     zstr_sendm (worker, MDPW_WORKER);
     zstr_sendm (worker, MDPW_READY);
     zstr_send (worker, "echo");
-    zclock_sleep (100);
 
-    zstr_sendm (client, "");
-    zstr_sendm (client, MDPC_CLIENT);
-    zstr_sendm (client, MDP_MMI_SERVICE);
-    zstr_send (client, "echo");
-    zmsg_t *msg = s_recv_timeout (client, 2000);
-    assert (msg && zmsg_size (msg) == 4);
-    zframe_t *last = zmsg_last (msg);
-    assert (zframe_streq (last, "200"));
+    //  MMI (RFC 8): "200" once the worker is known; "404" for others.
+    zmsg_t *msg = NULL;
+    for (int turn = 0; turn < 100; turn++) {
+        zstr_sendx (client, "", MDPC_CLIENT, MDP_MMI_SERVICE, "echo", NULL);
+        msg = s_recv_timeout (client, 2000);
+        assert (msg && zmsg_size (msg) == 4);
+        if (zframe_streq (zmsg_last (msg), "200"))
+            break;
+        assert (zframe_streq (zmsg_last (msg), "404"));
+        zmsg_destroy (&msg);
+        zclock_sleep (20);
+    }
+    assert (msg);
+    zmsg_destroy (&msg);
+    zstr_sendx (client, "", MDPC_CLIENT, MDP_MMI_SERVICE, "nosuch", NULL);
+    msg = s_recv_timeout (client, 2000);
+    assert (msg && zframe_streq (zmsg_last (msg), "404"));
     zmsg_destroy (&msg);
 
     //  A foreign request travels to the worker and back untouched.

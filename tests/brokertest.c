@@ -970,6 +970,144 @@ test_standalone_broker_runs (bool verbose)
 
 //  --------------------------------------------------------------------------
 
+static void
+test_requeued_request_goes_to_the_front (bool verbose)
+{
+    env_t env;
+    s_env_start (&env, verbose, NULL);
+    pid_t slow = s_spawn (&env, "echo", "A", 8000, NULL);
+    assert (s_wait_workers (&env, "echo", 1, 0, 5000));
+    envelope_t *first = envelope_new_request ("echo.first");
+    first->retryable = true;
+    first->deadline = zclock_time () + 8000;
+    char *first_cid = strdup (first->cid);
+    assert (mdp_client_send (env.client, "echo", &first) == 0);
+    assert (s_wait_workers (&env, "echo", 1, 1, 3000));
+    envelope_t *second = envelope_new_request ("echo.second");
+    second->deadline = zclock_time () + 8000;
+    char *second_cid = strdup (second->cid);
+    assert (mdp_client_send (env.client, "echo", &second) == 0);
+    //  wait until the second is queued behind the first
+    int64_t until = zclock_mono () + 3000;
+    while (zclock_mono () < until) {
+        json_t *status = s_status (&env);
+        int queue = s_service_int (status, "echo", "queue");
+        json_decref (status);
+        if (queue == 1)
+            break;
+        zclock_sleep (10);
+    }
+    s_kill (&env, slow, SIGKILL);
+    assert (s_wait_workers (&env, "echo", 0, -1, 3000));     //  A's loss noticed
+    s_spawn (&env, "echo", "B", 0, NULL);
+    //  B serves the requeued first request before the one that waited
+    envelope_t *replies [2] = { NULL, NULL };
+    int got = 0;
+    until = zclock_mono () + 5000;
+    while (got < 2 && zclock_mono () < until) {
+        mdp_client_tick (env.client);
+        envelope_t *reply = mdp_client_recv (env.client);
+        if (reply)
+            replies [got++] = reply;
+        else
+            zclock_sleep (5);
+    }
+    assert (got == 2);
+    assert (streq (replies [0]->cid, first_cid) && replies [0]->status == 200);
+    assert (streq (replies [1]->cid, second_cid) && replies [1]->status == 200);
+    envelope_destroy (&replies [0]);
+    envelope_destroy (&replies [1]);
+    free (first_cid);
+    free (second_cid);
+    s_env_stop (&env);
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_tune_short_linger (mdp_broker_t *broker)
+{
+    mdp_broker_set_service_linger (broker, 200);
+    mdp_broker_set_no_worker_wait (broker, 100);
+}
+
+static void
+test_unused_service_is_freed (bool verbose)
+{
+    env_t env;
+    s_env_start (&env, verbose, s_tune_short_linger);
+    pid_t worker = s_spawn (&env, "echo", "A", 0, NULL);
+    assert (s_wait_workers (&env, "echo", 1, 0, 5000));
+    s_kill (&env, worker, SIGKILL);
+    //  a request for a service nobody serves creates it, answers 503, then goes
+    envelope_t *reply = s_call (&env, "ghost", "ghost.get", false, 3000);
+    assert (reply && reply->status == 503);
+    envelope_destroy (&reply);
+    int64_t until = zclock_mono () + 3000;
+    bool freed = false;
+    while (!freed && zclock_mono () < until) {
+        json_t *status = s_status (&env);
+        freed = s_service_of (status, "echo") == NULL && s_service_of (status, "ghost") == NULL;
+        json_decref (status);
+        zclock_sleep (20);
+    }
+    assert (freed);
+    s_env_stop (&env);
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+test_many_requests_all_answered (bool verbose)
+{
+    env_t env;
+    s_env_start (&env, verbose, NULL);
+    s_spawn (&env, "echo", "W1", 0, NULL);
+    s_spawn (&env, "echo", "W2", 0, NULL);
+    s_spawn (&env, "echo", "W3", 0, NULL);
+    assert (s_wait_workers (&env, "echo", 3, 0, 5000));
+    int total = 3000;
+    int64_t start = zclock_mono ();
+    for (int index = 0; index < total; index++) {
+        envelope_t *request = envelope_new_request ("echo.many");
+        request->deadline = zclock_time () + 10000;
+        assert (mdp_client_send (env.client, "echo", &request) == 0);
+    }
+    int answered = 0;
+    zhashx_t *counts = zhashx_new ();
+    zhashx_set_destructor (counts, NULL);
+    while (answered < total && zclock_mono () - start < 10000) {
+        mdp_client_tick (env.client);
+        envelope_t *reply = mdp_client_recv (env.client);
+        if (!reply) {
+            zmq_pollitem_t item = { zsock_resolve (mdp_client_sock (env.client)), 0, ZMQ_POLLIN, 0 };
+            zmq_poll (&item, 1, 10);
+            continue;
+        }
+        assert (reply->status == 200);
+        const char *worker = json_string_value (json_object_get (reply->body, "worker"));
+        size_t count = (size_t) zhashx_lookup (counts, worker);
+        zhashx_update (counts, worker, (void *) (count + 1));
+        answered++;
+        envelope_destroy (&reply);
+    }
+    assert (answered == total);
+    assert (mdp_client_pending (env.client) == 0);
+    //  every worker took a fair share
+    assert (zhashx_size (counts) == 3);
+    size_t *share = (size_t *) zhashx_first (counts);
+    while (share) {
+        assert ((size_t) share > (size_t) total / 6);
+        share = (size_t *) zhashx_next (counts);
+    }
+    if (verbose)
+        printf ("%d requests in %" PRId64 " ms\n", total, zclock_mono () - start);
+    zhashx_destroy (&counts);
+    s_env_stop (&env);
+}
+
+//  --------------------------------------------------------------------------
+
 static const testrunner_case_t s_cases [] = {
     { "broker_selftest", test_broker_selftest },
     { "lru_spread_over_three_workers", test_lru_spread_over_three_workers },
@@ -990,6 +1128,9 @@ static const testrunner_case_t s_cases [] = {
     { "foreign_peers_interoperate", test_foreign_peers_interoperate },
     { "restarted_worker_with_same_identity_takes_over",
       test_restarted_worker_with_same_identity_takes_over },
+    { "requeued_request_goes_to_the_front", test_requeued_request_goes_to_the_front },
+    { "unused_service_is_freed", test_unused_service_is_freed },
+    { "many_requests_all_answered", test_many_requests_all_answered },
     { "standalone_broker_runs", test_standalone_broker_runs },
     { NULL, NULL }
 };

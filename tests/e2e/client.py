@@ -1,0 +1,126 @@
+"""Comptoir end-to-end tests: a small HTTP client and test runner (stdlib only).
+
+The tests run against a live system started by scripts/testenv.sh, found
+through COMPTOIR_TEST_EDGE, COMPTOIR_TEST_ADMIN and COMPTOIR_TEST_API_KEY.
+Without them a suite exits 77 (skipped). Each test prints PASS: or FAIL:,
+then the suite prints "N passed, N failed" and exits 1 on any failure.
+"""
+
+import http.client
+import json
+import os
+import sys
+import time
+import traceback
+import urllib.parse
+
+TIMEOUT_S = 10
+
+
+class Response:
+    """One HTTP answer: status, headers (case-insensitive), body."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {name.lower(): value for name, value in headers}
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.body[:300])
+
+
+class Edge:
+    """The edge and admin base URLs and the API key from the environment."""
+
+    def __init__(self):
+        self.edge = os.environ.get("COMPTOIR_TEST_EDGE")
+        self.admin = os.environ.get("COMPTOIR_TEST_ADMIN")
+        self.key = os.environ.get("COMPTOIR_TEST_API_KEY")
+        if not (self.edge and self.admin and self.key):
+            print("SKIP: COMPTOIR_TEST_EDGE, COMPTOIR_TEST_ADMIN and COMPTOIR_TEST_API_KEY "
+                  "are not set (run scripts/testenv.sh start, then . var/test/env.sh)")
+            sys.exit(77)
+
+    @staticmethod
+    def connect(base):
+        url = urllib.parse.urlsplit(base)
+        return http.client.HTTPConnection(url.hostname, url.port or 80, timeout=TIMEOUT_S)
+
+    def request(self, method, path, body=None, headers=None, key=True, admin=False,
+                connection=None):
+        """Send one request; a dict or list body is sent as JSON. Uses a fresh
+        connection unless one is given (for keep-alive tests)."""
+        all_headers = {}
+        if key:
+            all_headers["X-API-Key"] = self.key if key is True else key
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            all_headers["Content-Type"] = "application/json"
+        elif isinstance(body, str):
+            body = body.encode("utf-8")
+        all_headers.update(headers or {})
+        own = connection is None
+        conn = connection or self.connect(self.admin if admin else self.edge)
+        try:
+            conn.request(method, path, body=body, headers=all_headers)
+            answer = conn.getresponse()
+            return Response(answer.status, answer.getheaders(), answer.read())
+        finally:
+            if own:
+                conn.close()
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+
+def assert_error(response, status, code):
+    """The error shape of API.md, with the status and code expected."""
+    assert response.status == status, "expected %d, got %r" % (status, response)
+    assert response.header("Content-Type", ).startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "request_id", "details"}, error
+    assert error["code"] == code, "expected code %s, got %s" % (code, error["code"])
+    assert isinstance(error["message"], str) and error["message"], error
+    assert isinstance(error["details"], list), error
+    assert error["request_id"] == response.header("X-Request-ID"), \
+        (error["request_id"], response.header("X-Request-ID"))
+    return error
+
+
+class Suite:
+    """Collects test functions and runs them in order."""
+
+    def __init__(self):
+        self.tests = []
+
+    def test(self, function):
+        self.tests.append(function)
+        return function
+
+    def run(self, edge):
+        passed = failed = 0
+        only = [name for name in sys.argv[1:] if not name.startswith("-")]
+        for function in self.tests:
+            name = function.__name__
+            if only and name not in only:
+                continue
+            started = time.monotonic()
+            try:
+                function(edge)
+                passed += 1
+                print("PASS: %s (%.2fs)" % (name, time.monotonic() - started))
+            except Exception:       # noqa: BLE001 - any failure fails the test
+                failed += 1
+                print("FAIL: %s (%.2fs)" % (name, time.monotonic() - started))
+                traceback.print_exc(file=sys.stdout)
+            sys.stdout.flush()
+        print("%d passed, %d failed" % (passed, failed))
+        sys.exit(1 if failed else 0)

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the Catalog routes of API.md, through the edge to the
+real product workers and their database (demo seed loaded by testenv).
+Needs a live system (scripts/testenv.sh); exits 77 without one."""
+
+import os
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from client import Edge, Suite, assert_error  # noqa: E402
+
+PRODUCT_FIELDS = {"id", "sku", "name", "description", "price_cents", "category",
+                  "alert_threshold", "active", "created_at", "updated_at"}
+
+suite = Suite()
+
+
+def products(edge, **query):
+    response = edge.get("/api/v1/products?" + urllib.parse.urlencode(query))
+    assert response.status == 200, response
+    body = response.json()
+    assert set(body) == {"data", "meta"}, body.keys()
+    return body
+
+
+def check_product(product):
+    assert PRODUCT_FIELDS <= set(product), set(product) ^ PRODUCT_FIELDS
+    assert isinstance(product["id"], int) and product["id"] > 0
+    assert isinstance(product["price_cents"], int) and product["price_cents"] > 0
+    assert isinstance(product["category"], dict)
+    assert set(product["category"]) >= {"id", "name"}
+    assert product["created_at"].endswith("Z") and "T" in product["created_at"]
+
+
+@suite.test
+def test_categories_list(edge):
+    response = edge.get("/api/v1/categories")
+    assert response.status == 200, response
+    body = response.json()
+    assert isinstance(body["data"], list) and body["data"], body
+    for category in body["data"]:
+        assert {"id", "name", "description"} <= set(category), category
+        assert isinstance(category["id"], int)
+
+
+@suite.test
+def test_products_are_paged_with_meta(edge):
+    first = products(edge, page=1, per_page=5)
+    assert first["meta"]["page"] == 1
+    assert first["meta"]["per_page"] == 5
+    total = first["meta"]["total"]
+    assert isinstance(total, int) and total > 5, first["meta"]
+    assert len(first["data"]) == 5
+    for product in first["data"]:
+        check_product(product)
+    second = products(edge, page=2, per_page=5)
+    assert second["meta"]["page"] == 2 and second["meta"]["total"] == total
+    first_ids = {product["id"] for product in first["data"]}
+    second_ids = {product["id"] for product in second["data"]}
+    assert not first_ids & second_ids, (first_ids, second_ids)
+    beyond = products(edge, page=total + 1, per_page=1)
+    assert beyond["data"] == [] and beyond["meta"]["total"] == total
+
+
+@suite.test
+def test_products_default_paging(edge):
+    body = products(edge)
+    assert body["meta"]["page"] == 1
+    assert body["meta"]["per_page"] == 20
+    assert len(body["data"]) == min(20, body["meta"]["total"])
+
+
+@suite.test
+def test_per_page_is_at_most_100(edge):
+    body = products(edge, per_page=100)
+    assert body["meta"]["per_page"] == 100
+    assert len(body["data"]) == min(100, body["meta"]["total"])
+    error = assert_error(edge.get("/api/v1/products?per_page=101"), 400, "validation_failed")
+    assert any(detail.get("field") == "per_page" for detail in error["details"]), error
+    assert_error(edge.get("/api/v1/products?per_page=0"), 400, "validation_failed")
+    assert_error(edge.get("/api/v1/products?page=abc"), 400, "validation_failed")
+
+
+@suite.test
+def test_search_by_q(edge):
+    everything = products(edge, per_page=100)["data"]
+    word = everything[0]["name"].split()[0]
+    found = products(edge, q=word, per_page=100)
+    assert found["meta"]["total"] >= 1, word
+    assert everything[0]["id"] in {product["id"] for product in found["data"]}
+    assert found["meta"]["total"] <= products(edge)["meta"]["total"]
+    nothing = products(edge, q="zzzqqqxxx-nothing-matches")
+    assert nothing["meta"]["total"] == 0 and nothing["data"] == []
+    #  sku is searched too
+    sku = everything[1]["sku"]
+    by_sku = products(edge, q=sku)
+    assert everything[1]["id"] in {product["id"] for product in by_sku["data"]}, sku
+
+
+@suite.test
+def test_filter_by_category(edge):
+    categories = edge.get("/api/v1/categories").json()["data"]
+    seen = 0
+    for category in categories:
+        body = products(edge, category_id=category["id"], per_page=100)
+        for product in body["data"]:
+            assert product["category"]["id"] == category["id"], (category, product)
+        seen += body["meta"]["total"]
+    assert seen == products(edge)["meta"]["total"]
+    assert_error(edge.get("/api/v1/products?category_id=abc"), 400, "validation_failed")
+
+
+@suite.test
+def test_filter_by_price(edge):
+    body = products(edge, min_price_cents=1000, max_price_cents=3000, per_page=100)
+    assert body["meta"]["total"] >= 1
+    for product in body["data"]:
+        assert 1000 <= product["price_cents"] <= 3000, product
+    cheap = products(edge, max_price_cents=999, per_page=100)
+    for product in cheap["data"]:
+        assert product["price_cents"] <= 999, product
+    assert_error(edge.get("/api/v1/products?min_price_cents=cheap"), 400, "validation_failed")
+
+
+@suite.test
+def test_sort_by_price(edge):
+    ascending = [p["price_cents"] for p in products(edge, sort="price", per_page=100)["data"]]
+    assert ascending == sorted(ascending), ascending
+    descending = [p["price_cents"] for p in products(edge, sort="-price", per_page=100)["data"]]
+    assert descending == sorted(descending, reverse=True), descending
+    assert len(ascending) > 1
+    assert_error(edge.get("/api/v1/products?sort=colour"), 400, "validation_failed")
+
+
+@suite.test
+def test_product_by_id(edge):
+    listed = products(edge, per_page=1)["data"][0]
+    response = edge.get("/api/v1/products/%d" % listed["id"])
+    assert response.status == 200, response
+    product = response.json()
+    check_product(product)
+    assert product == listed, (product, listed)
+
+
+@suite.test
+def test_product_by_sku(edge):
+    listed = products(edge, per_page=2, page=2)["data"][0]
+    response = edge.get("/api/v1/products/sku/" + urllib.parse.quote(listed["sku"]))
+    assert response.status == 200, response
+    product = response.json()
+    check_product(product)
+    assert product["id"] == listed["id"] and product["sku"] == listed["sku"]
+
+
+@suite.test
+def test_unknown_product_is_404(edge):
+    assert_error(edge.get("/api/v1/products/999999999"), 404, "not_found")
+    assert_error(edge.get("/api/v1/products/sku/NO-SUCH-SKU-42"), 404, "not_found")
+
+
+@suite.test
+def test_product_id_must_be_a_positive_integer(edge):
+    for bad in ("abc", "0", "-1", "1.5", "99999999999999999999999"):
+        error = assert_error(edge.get("/api/v1/products/" + bad), 400, "validation_failed")
+        assert any(detail.get("field") == "id" for detail in error["details"]), (bad, error)
+
+
+if __name__ == "__main__":
+    suite.run(Edge())

@@ -1107,6 +1107,65 @@ test_many_requests_all_answered (bool verbose)
 }
 
 //  --------------------------------------------------------------------------
+//  Random messages with plausible prefixes, as a client and as a worker.
+
+static void
+test_random_frames_do_not_crash_the_broker (bool verbose)
+{
+    env_t env;
+    s_env_start (&env, verbose, NULL);
+    s_spawn (&env, "echo", "A", 0, NULL);
+    assert (s_wait_workers (&env, "echo", 1, 0, 5000));
+    zsock_t *peers [2] = { s_raw_client (&env, env.client_cert), s_raw_client (&env, env.worker_cert) };
+    const char *headers [] = { MDPC_CLIENT, MDPW_WORKER, "MDPC02", "" };
+    const char *words [] = { "", "echo", "mmi.service", "mmi.status", MDPW_READY, MDPW_REQUEST,
+                             MDPW_REPLY, MDPW_HEARTBEAT, MDPW_DISCONNECT, "\xc1", "\x81\xa1" };
+    srandom (42);
+    for (int turn = 0; turn < 2000; turn++) {
+        zmsg_t *msg = zmsg_new ();
+        int frames = (int) (random () % 9);
+        for (int index = 0; index < frames; index++) {
+            int pick = (int) (random () % 4);
+            if (index == 0 && pick < 3)
+                zmsg_addstr (msg, "");
+            else
+            if (index == 1 && pick < 3)
+                zmsg_addstr (msg, headers [random () % 4]);
+            else
+            if (pick < 3)
+                zmsg_addstr (msg, words [random () % 11]);
+            else {
+                byte noise [64];
+                size_t size = (size_t) (random () % sizeof noise);
+                for (size_t at = 0; at < size; at++)
+                    noise [at] = (byte) random ();
+                zmsg_addmem (msg, noise, size);
+            }
+        }
+        zsock_t *peer = peers [turn % 2];
+        if (zmsg_size (msg) > 0)
+            zmsg_send (&msg, peer);
+        zmsg_destroy (&msg);
+        //  drain whatever comes back
+        while (zsock_events (peer) & ZMQ_POLLIN) {
+            zmsg_t *junk = zmsg_recv (peer);
+            zmsg_destroy (&junk);
+        }
+    }
+    zsock_destroy (&peers [0]);
+    zsock_destroy (&peers [1]);
+    envelope_t *reply = NULL;
+    for (int turn = 0; turn < 50 && !reply; turn++) {
+        reply = s_call (&env, "echo", "echo.after", false, 2000);
+        if (reply && reply->status != 200)
+            envelope_destroy (&reply);      //  the rogue worker may have been chosen
+    }
+    assert (reply && reply->status == 200);
+    envelope_destroy (&reply);
+    s_env_stop (&env);
+}
+
+//  --------------------------------------------------------------------------
 
 static const testrunner_case_t s_cases [] = {
     { "broker_selftest", test_broker_selftest },
@@ -1131,6 +1190,7 @@ static const testrunner_case_t s_cases [] = {
     { "requeued_request_goes_to_the_front", test_requeued_request_goes_to_the_front },
     { "unused_service_is_freed", test_unused_service_is_freed },
     { "many_requests_all_answered", test_many_requests_all_answered },
+    { "random_frames_do_not_crash_the_broker", test_random_frames_do_not_crash_the_broker },
     { "standalone_broker_runs", test_standalone_broker_runs },
     { NULL, NULL }
 };

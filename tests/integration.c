@@ -1374,6 +1374,51 @@ test_product_seed_is_idempotent (bool verbose)
 //  --------------------------------------------------------------------------
 
 static void
+test_product_schema_has_search_indexes (bool verbose)
+{
+    pgdb_t *db = pgdb_new (s_product_db);
+    assert (db);
+    assert (s_number (db, "SELECT count(*) FROM pg_indexes WHERE tablename = 'products'"
+                          " AND indexdef LIKE '%USING gin (search_tsv)%'") == 1);
+    assert (s_number (db, "SELECT count(*) FROM pg_indexes WHERE tablename = 'products'"
+                          " AND indexdef LIKE '%USING gin (search_text gin_trgm_ops)%'") == 1);
+    //  the planner can answer a substring search from the trigram index
+    assert (pgdb_run (db, "SET enable_seqscan = off") == 0);
+    PGresult *res = pgdb_exec (db, "it_plan",
+                               "EXPLAIN SELECT id FROM products WHERE search_text LIKE '%isoth%'", 0, NULL);
+    assert (res);
+    bool indexed = false;
+    for (int row = 0; row < PQntuples (res); row++)
+        indexed |= strstr (PQgetvalue (res, row, 0), "products_search_trgm_idx") != NULL;
+    PQclear (res);
+    assert (indexed);
+    //  money is bigint cents
+    char *type = s_value (db, "SELECT data_type FROM information_schema.columns"
+                              " WHERE table_name = 'products' AND column_name = 'price_cents'");
+    assert (type && streq (type, "bigint"));
+    free (type);
+    pgdb_destroy (&db);
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+test_product_state_needs_a_database (bool verbose)
+{
+    setenv ("COMPTOIR_POSTGRES_PRODUCT", "", 1);
+    settings_t *settings = settings_load (NULL);
+    assert (settings);
+    assert (product_context_def.make_state (settings, 1, 0) == NULL);
+    setenv ("COMPTOIR_POSTGRES_PRODUCT", "host=/nonexistent-comptoir port=1 connect_timeout=1", 1);
+    assert (product_context_def.make_state (settings, 1, 0) == NULL);
+    settings_destroy (&settings);
+    void *state = NULL;
+    product_context_def.free_state (&state);        //  harmless on nothing
+}
+
+//  --------------------------------------------------------------------------
+
+static void
 test_product_input_selftest (bool verbose)
 {
     product_input_test (verbose);
@@ -1392,6 +1437,8 @@ static const testrunner_case_t s_cases [] = {
     { "pgdb_migrate_applies_each_file_once", test_pgdb_migrate_applies_each_file_once },
     { "inventory_sql_locations", test_inventory_sql_locations },
     { "product_seed_is_idempotent", test_product_seed_is_idempotent },
+    { "product_schema_has_search_indexes", test_product_schema_has_search_indexes },
+    { "product_state_needs_a_database", test_product_state_needs_a_database },
     { "category_crud", test_category_crud },
     { "catalog_writes_are_forbidden_to_other_roles", test_catalog_writes_are_forbidden_to_other_roles },
     { "product_create_and_get", test_product_create_and_get },
@@ -1419,8 +1466,6 @@ main (int argc, char **argv)
     }
     s_run_id = (int) getpid ();
     logline_init ("integration", -1);
-    zsys_init ();
-    zsys_set_logstream (stderr);
     const char *srcdir = getenv ("srcdir");
     s_sql_dir = zsys_sprintf ("%s/sql", srcdir && *srcdir ? srcdir : ".");
 

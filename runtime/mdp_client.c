@@ -40,6 +40,7 @@ struct _mdp_client_t {
     zlistx_t *replies;          //  envelope_t ready for mdp_client_recv
     int resend_ms;
     int timeout_ms;
+    int64_t next_due;           //  earliest deadline or resend; tick scans only then
 };
 
 //  --------------------------------------------------------------------------
@@ -122,6 +123,7 @@ mdp_client_set_resend (mdp_client_t *self, int resend_ms)
 {
     assert (self);
     self->resend_ms = resend_ms > 0 ? resend_ms : 0;
+    self->next_due = 0;         //  rescan at the next tick
 }
 
 void
@@ -212,6 +214,11 @@ mdp_client_send (mdp_client_t *self, const char *service, envelope_t **request_p
         return -1;
     }
     zhashx_insert (self->pending, request->cid, pending);
+    int64_t due = request->deadline;
+    if (request->retryable && self->resend_ms > 0 && pending->sent_at + self->resend_ms < due)
+        due = pending->sent_at + self->resend_ms;
+    if (self->next_due == 0 || due < self->next_due)
+        self->next_due = due;
     return 0;
 }
 
@@ -284,9 +291,13 @@ int
 mdp_client_tick (mdp_client_t *self)
 {
     assert (self);
+    bool ready = zlistx_size (self->replies) > 0;
     if (zhashx_size (self->pending) == 0)
-        return -1;
+        return ready ? 0 : -1;
     int64_t now = zclock_time ();
+    //  Nothing is due before next_due: skip the scan (the edge ticks often).
+    if (self->next_due > now)
+        return ready ? 0 : (int) (self->next_due - now);
     int64_t next = INT64_MAX;
     zlistx_t *expired = zlistx_new ();
     pending_t *pending = (pending_t *) zhashx_first (self->pending);
@@ -320,6 +331,7 @@ mdp_client_tick (mdp_client_t *self)
         cid = (const char *) zlistx_next (expired);
     }
     zlistx_destroy (&expired);
+    self->next_due = next == INT64_MAX ? 0 : next;
     if (zlistx_size (self->replies) > 0)
         return 0;
     if (next == INT64_MAX)
@@ -373,6 +385,9 @@ mdp_client_call (mdp_client_t *self, const char *service, envelope_t **request_p
         if (!zhashx_lookup (self->pending, cid))
             break;              //  cannot happen: answered or expired above
         zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
+        //  tick says 0 when other replies wait for recv: not a reason to spin
+        if (timeout <= 0 && self->next_due > zclock_time ())
+            timeout = (int) (self->next_due - zclock_time ());
         if (timeout < 0 || timeout > 100)
             timeout = 100;
         if (zmq_poll (&item, 1, timeout) < 0 && zmq_errno () != EINTR)

@@ -113,8 +113,10 @@ s_set_error (pgdb_t *self, const PGresult *res, const char *what)
             if (*c == '\n')
                 *c = ' ';
     }
-    log_warn (NULL, "postgres %s failed: %s %s", what, self->sqlstate,
-              self->error ? self->error : "");
+    //  constraint violations (class 23) are answers to clients (409, 400),
+    //  not trouble with the database
+    logline_write (strncmp (self->sqlstate, "23", 2) == 0 ? LOGLINE_INFO : LOGLINE_WARN, NULL,
+                   "postgres %s failed: %s %s", what, self->sqlstate, self->error ? self->error : "");
 }
 
 //  --------------------------------------------------------------------------

@@ -1167,6 +1167,70 @@ test_random_frames_do_not_crash_the_broker (bool verbose)
 
 //  --------------------------------------------------------------------------
 
+static zmsg_t *
+s_raw_worker_request (zsock_t *worker)
+{
+    zmsg_t *msg = NULL;
+    do {
+        zmsg_destroy (&msg);
+        msg = s_raw_recv (worker, 3000);
+        assert (msg);
+    } while (zmsg_size (msg) == 3 && zframe_streq (zmsg_last (msg), MDPW_HEARTBEAT));
+    return msg;
+}
+
+static void
+test_ready_again_requeues_the_held_request (bool verbose)
+{
+    env_t env;
+    s_env_start (&env, verbose, NULL);
+    zsock_t *worker = s_raw_client (&env, env.worker_cert);
+    zstr_sendx (worker, "", MDPW_WORKER, MDPW_READY, "echo", NULL);
+    assert (s_wait_workers (&env, "echo", 1, 0, 2000));
+    envelope_t *request = envelope_new_request ("echo.once");
+    request->retryable = true;
+    request->deadline = zclock_time () + 5000;
+    char *cid = strdup (request->cid);
+    assert (mdp_client_send (env.client, "echo", &request) == 0);
+    zmsg_t *first = s_raw_worker_request (worker);
+    assert (zmsg_size (first) == 6);
+    //  The worker restarts without a word: READY again on the same pipe.
+    zstr_sendx (worker, "", MDPW_WORKER, MDPW_READY, "echo", NULL);
+    zmsg_t *second = s_raw_worker_request (worker);
+    assert (zmsg_size (second) == 6);
+    assert (zframe_eq (zmsg_last (first), zmsg_last (second)));
+    //  answer it: [empty] [MDPW01] [REPLY] [client] [empty] [body]
+    envelope_t *decoded = envelope_decode (zframe_data (zmsg_last (second)),
+                                           zframe_size (zmsg_last (second)), NULL);
+    assert (decoded && streq (decoded->cid, cid));
+    envelope_t *reply = envelope_new_reply (decoded, 200, json_pack ("{s:s}", "worker", "raw"));
+    zframe_t *encoded = envelope_encode (reply);
+    zframe_t *command = zmsg_first (second);
+    command = zmsg_next (second);
+    command = zmsg_next (second);
+    zframe_reset (command, MDPW_REPLY, 1);
+    zframe_t *old = zmsg_last (second);
+    zmsg_remove (second, old);
+    zframe_destroy (&old);
+    zmsg_append (second, &encoded);
+    zmsg_send (&second, worker);
+    envelope_t *answer = s_wait_reply (&env, cid, 3000);
+    assert (answer && answer->status == 200);
+    envelope_destroy (&answer);
+    json_t *status = s_status (&env);
+    assert (s_service_int (status, "echo", "requeued") == 1);
+    assert (s_service_int (status, "echo", "workers") == 1);
+    json_decref (status);
+    envelope_destroy (&reply);
+    envelope_destroy (&decoded);
+    zmsg_destroy (&first);
+    free (cid);
+    zsock_destroy (&worker);
+    s_env_stop (&env);
+}
+
+//  --------------------------------------------------------------------------
+
 static const testrunner_case_t s_cases [] = {
     { "broker_selftest", test_broker_selftest },
     { "lru_spread_over_three_workers", test_lru_spread_over_three_workers },
@@ -1191,6 +1255,7 @@ static const testrunner_case_t s_cases [] = {
     { "unused_service_is_freed", test_unused_service_is_freed },
     { "many_requests_all_answered", test_many_requests_all_answered },
     { "random_frames_do_not_crash_the_broker", test_random_frames_do_not_crash_the_broker },
+    { "ready_again_requeues_the_held_request", test_ready_again_requeues_the_held_request },
     { "standalone_broker_runs", test_standalone_broker_runs },
     { NULL, NULL }
 };

@@ -10,6 +10,7 @@
 #include "mdp_client.h"
 #include "mdp_worker.h"
 #include "metrics.h"
+#include "pgdb.h"
 #include "settings.h"
 
 static const testrunner_case_t s_cases [] = {
@@ -22,6 +23,7 @@ static const testrunner_case_t s_cases [] = {
     { "contextnode", contextnode_test },
     { "mdp_client", mdp_client_test },
     { "mdp_worker", mdp_worker_test },
+    { "pgdb", pgdb_test },
     { NULL, NULL }
 };
 

@@ -385,8 +385,13 @@ mdp_worker_tick (mdp_worker_t *self)
         }
     }
     else
-    if (now >= self->broker_expiry)
-        s_reconnect (self, "broker silent");
+    if (now >= self->broker_expiry) {
+        //  Unread input means the broker spoke while we were busy.
+        if (self->sock && (zsock_events (self->sock) & ZMQ_POLLIN))
+            self->broker_expiry = now + self->heartbeat_ms;
+        else
+            s_reconnect (self, "broker silent");
+    }
     else
     if (now >= self->heartbeat_at)
         s_send_command (self, MDPW_HEARTBEAT, NULL);

@@ -148,8 +148,12 @@ fi
 echo "Press Ctrl-C to stop."
 wait "$SYS_SUPERVISOR_PID"
 RC=$?
-#   The supervisor ended on its own (a process was given up).
 trap - INT TERM HUP
-say "the supervisor exited (code $RC), see $VAR/log/supervisor.log"
+if [ "$RC" = 0 ]; then
+    say "stopping"
+else
+    #   The supervisor ended on its own: a process was given up.
+    say "the supervisor exited (code $RC), see $VAR/log/supervisor.log"
+fi
 stop_all
 exit "$RC"

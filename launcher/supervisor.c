@@ -339,8 +339,14 @@ s_on_death (supervisor_t *self, s_child_t *child, int64_t now)
 //  --------------------------------------------------------------------------
 
 static void
-s_log_exit (s_child_t *child, pid_t pid, int status, int64_t uptime_ms)
+s_log_exit (s_child_t *child, pid_t pid, int status, int64_t uptime_ms, bool stopping)
 {
+    if (stopping)
+        log_info (NULL, "%s pid %d stopped (%s %d) after %lld ms", child->name, (int) pid,
+                  WIFSIGNALED (status) ? "signal" : "status",
+                  WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status),
+                  (long long) uptime_ms);
+    else
     if (WIFSIGNALED (status))
         log_warn (NULL, "%s pid %d killed by signal %d (%s) after %lld ms", child->name, (int) pid,
                   WTERMSIG (status), strsignal (WTERMSIG (status)), (long long) uptime_ms);
@@ -361,7 +367,7 @@ s_reap (supervisor_t *self, int64_t now)
             s_child_t *child = &self->children [i];
             if (child->pid != pid)
                 continue;
-            s_log_exit (child, pid, status, now - child->started_at);
+            s_log_exit (child, pid, status, now - child->started_at, self->stopping);
             //  Leftovers of its process group (its own children) go too.
             kill (-pid, SIGKILL);
             child->pid = 0;
@@ -512,7 +518,7 @@ s_stop_child (supervisor_t *self, s_child_t *child)
             ;
     }
     if (rc == pid)
-        s_log_exit (child, pid, status, s_now_ms () - child->started_at);
+        s_log_exit (child, pid, status, s_now_ms () - child->started_at, true);
     kill (-pid, SIGKILL);
     child->pid = 0;
 }

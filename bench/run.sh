@@ -105,9 +105,9 @@ http {
     keepalive_requests 1000000;
     server {
         listen 127.0.0.1:$NGINX_PORT;
-        location / {
+        location = /product.json {
             default_type application/json;
-            alias $ROOT/$B/product.json;
+            root $ROOT/$B;
         }
     }
 }
@@ -116,7 +116,11 @@ EOF
     NGINX_STARTED=1
     sleep 0.3
     echo "body: $(wc -c <"$B/product.json") bytes (product $id); wrk -t2 -c64 -d${SECONDS_EACH}s"
-    wrk_run nginx "http://127.0.0.1:$NGINX_PORT/"
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/product.json")" != 200 ]; then
+        echo "bench: nginx does not serve the body, see $B/nginx-error.log" >&2
+        return 1
+    fi
+    wrk_run nginx "http://127.0.0.1:$NGINX_PORT/product.json"
     wrk_run edge "$COMPTOIR_TEST_EDGE/api/v1/products/$id" "X-API-Key: $COMPTOIR_TEST_API_KEY"
     kill "$(cat "$B/nginx.pid")" 2>/dev/null
     NGINX_STARTED=

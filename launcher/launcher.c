@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define LAUNCHER_INSTANCES_MAX 64
@@ -263,6 +264,7 @@ s_usage (FILE *out)
         "  keys    create the CURVE certificates of every process and the API key\n"
         "          files of the consumers, keeping those that exist\n"
         "  plan    print the processes `up` would start, one command line each\n"
+        "  status  print the running processes: name pid restarts (pid 0: down)\n"
         "  get PATH  print one setting (environment override first), e.g.\n"
         "          `comptoir get postgres/product` (scripts use it)\n"
         "\n"
@@ -431,6 +433,26 @@ launcher_main (int argc, char **argv)
         settings_destroy (&settings);
         return 0;
     }
+    if (strcmp (command, "status") == 0) {
+        settings_t *settings = settings_load (config_arg);
+        if (!settings)
+            return 2;
+        char path [PATH_MAX];
+        snprintf (path, sizeof path, "%.2000s/%.2000s/run/children",
+                  settings_get (settings, "comptoir/home", "."),
+                  settings_get (settings, "comptoir/var", "var"));
+        settings_destroy (&settings);
+        FILE *file = fopen (path, "r");
+        if (!file) {
+            fprintf (stderr, "comptoir: not running (no %s)\n", path);
+            return 1;
+        }
+        char line [512];
+        while (fgets (line, sizeof line, file))
+            fputs (line, stdout);
+        fclose (file);
+        return 0;
+    }
     if (strcmp (command, "up") != 0 && strcmp (command, "keys") != 0
     &&  strcmp (command, "plan") != 0) {
         fprintf (stderr, "comptoir: unknown command '%s'\n", command);
@@ -571,6 +593,84 @@ launcher_test (bool verbose)
     plan = launcher_plan_new (settings, config_path);
     assert (plan == NULL);
     settings_destroy (&settings);
+
+    //  `comptoir up` end to end, with a shell script standing in for every
+    //  program: it starts them all, writes the pid and status files, and a
+    //  SIGTERM stops them all with exit code 0.
+    char script [300];
+    snprintf (script, sizeof script, "%s/fake-process", dir);
+    file = fopen (script, "w");
+    assert (file);
+    fprintf (file, "#!/bin/sh\nexec sleep 30\n");
+    fclose (file);
+    assert (chmod (script, 0755) == 0);
+    char failing [300];
+    snprintf (failing, sizeof failing, "%s/failing-process", dir);
+    file = fopen (failing, "w");
+    assert (file);
+    fprintf (file, "#!/bin/sh\nexit 3\n");
+    fclose (file);
+    assert (chmod (failing, 0755) == 0);
+    for (int round = 0; round < 2; round++) {
+        bool fails = round == 1;
+        file = fopen (config_path, "w");
+        assert (file);
+        fprintf (file,
+            "comptoir\n    var = \"%s/var\"\n"
+            "broker\n    command = \"%s\"\n"
+            "edge\n    command = \"%s\"\n"
+            "supervisor\n    contexts = \"product\"\n"
+            "    restart_intensity = 2\n    backoff_min_ms = 10\n    backoff_max_ms = 20\n"
+            "product\n    instances = 2\n    command = \"%s\"\n",
+            dir, script, script, fails ? failing : script);
+        fclose (file);
+        char pid_path [400], status_path [400];
+        snprintf (pid_path, sizeof pid_path, "%s/var/run/comptoir.pid", dir);
+        snprintf (status_path, sizeof status_path, "%s/var/run/children", dir);
+        unlink (status_path);
+        fflush (stdout);
+        pid_t pid = fork ();
+        assert (pid >= 0);
+        if (pid == 0) {
+            char *args [] = { "comptoir", "--config", config_path, "up", NULL };
+            _exit (launcher_main (4, args));
+        }
+        int status = 0;
+        if (fails) {
+            //  Two restarts allowed, the third death gives up: exit code 1.
+            int64_t until = zclock_mono () + 5000;
+            while (waitpid (pid, &status, WNOHANG) == 0 && zclock_mono () < until)
+                zclock_sleep (20);
+            assert (WIFEXITED (status) && WEXITSTATUS (status) == 1);
+            continue;
+        }
+        //  Wait until the status file lists four running processes.
+        int running = 0;
+        pid_t pids [8] = { 0 };
+        int64_t until = zclock_mono () + 5000;
+        while (running < 4 && zclock_mono () < until) {
+            zclock_sleep (20);
+            running = 0;
+            FILE *status_file = fopen (status_path, "r");
+            if (!status_file)
+                continue;
+            char name [64];
+            int child_pid, restarts;
+            while (running < 8
+               &&  fscanf (status_file, "%63s %d %d", name, &child_pid, &restarts) == 3)
+                if (child_pid > 0)
+                    pids [running++] = child_pid;
+            fclose (status_file);
+        }
+        assert (running == 4);
+        assert (access (pid_path, F_OK) == 0);
+        kill (pid, SIGTERM);
+        assert (waitpid (pid, &status, 0) == pid);
+        assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+        for (int i = 0; i < running; i++)
+            assert (kill (pids [i], 0) != 0);
+        assert (access (pid_path, F_OK) != 0);
+    }
 
     char command [PATH_MAX + 16];
     snprintf (command, sizeof command, "rm -rf '%s'", dir);

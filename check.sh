@@ -239,7 +239,7 @@ asan_build () {
 if [ -z "$QUICK" ]; then
     say "sanitizer build"
     if run_step asan-build asan_build; then
-        export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+        export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
         export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
         cd build-asan/src || exit 1
         for program in $(make_var TESTS); do

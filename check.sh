@@ -30,7 +30,7 @@ QUICK=
 for arg in "$@"; do
     case $arg in
         --quick) QUICK=1 ;;
-        -h|--help) awk 'NR > 1 && /^#/ { sub(/^#  ? ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^#/, ""); if (substr($0, 1, 3) == "   ") $0 = substr($0, 4); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "check.sh: unknown argument '$arg'" >&2; exit 2 ;;
     esac
 done

@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
         --detach|-d) DETACH=1 ;;
         --config) CONFIG=${2:?--config needs a file}; shift ;;
         stop) COMMAND=stop ;;
-        -h|--help) awk 'NR > 1 && /^#/ { sub(/^#  ? ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^#/, ""); if (substr($0, 1, 3) == "   ") $0 = substr($0, 4); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument '$1' (./run.sh --help)" >&2; exit 2 ;;
     esac
     shift

@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         http|mdp|all) WHAT=$1 ;;
         --seconds) SECONDS_EACH=${2:?}; shift ;;
-        -h|--help) awk 'NR > 1 && /^#/ { sub(/^#  ? ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^#/, ""); if (substr($0, 1, 3) == "   ") $0 = substr($0, 4); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift

@@ -123,6 +123,6 @@ case ${1:-} in
     start)  testenv_start ;;
     stop)   testenv_stop ;;
     status) cat "$T/run/children" 2>/dev/null || { echo "testenv: not running" >&2; exit 1; } ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^#  ? ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^#/, ""); if (substr($0, 1, 3) == "   ") $0 = substr($0, 4); print; next } NR > 1 { exit }' "$0" ;;
     *)      echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

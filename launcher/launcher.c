@@ -223,17 +223,6 @@ launcher_keys (settings_t *settings, launcher_plan_t *plan)
         if (!cert)
             rc = -1;
         zcert_destroy (&cert);
-        //  A context instance "product-2" may also present the context's
-        //  own certificate "product": admit both.
-        const char *dash = strrchr (name, '-');
-        if (!is_broker && dash && dash != name) {
-            char context [64];
-            snprintf (context, sizeof context, "%.*s", (int) (dash - name), name);
-            cert = curvekeys_ensure (keys_dir, context, true);
-            if (!cert)
-                rc = -1;
-            zcert_destroy (&cert);
-        }
     }
     zconfig_t *consumers = settings_locate (settings, "edge/consumers");
     for (zconfig_t *consumer = consumers ? zconfig_child (consumers) : NULL; consumer;
@@ -563,6 +552,9 @@ launcher_test (bool verbose)
     assert (access (path, F_OK) == 0);
     snprintf (path, sizeof path, "%s/allowed/edge.pub", keys_dir);
     assert (access (path, F_OK) == 0);
+    //  Only the processes of the plan are admitted.
+    snprintf (path, sizeof path, "%s/allowed/product.pub", keys_dir);
+    assert (access (path, F_OK) != 0);
     struct stat info;
     assert (stat (key_file, &info) == 0);
     assert ((info.st_mode & 0777) == 0600);

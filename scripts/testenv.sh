@@ -52,6 +52,8 @@ testenv_start () {
         return 1
     fi
     testenv_stop
+    #   Fresh keys every time: the broker admits exactly this plan's processes.
+    rm -rf "$T/keys"
     mkdir -p "$T/log" "$T/run" "$T/keys"
     rm -f "$T"/.seeded-*
 

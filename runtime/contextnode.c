@@ -8,6 +8,13 @@
     requests at once without sharing anything mutable. The parent thread
     only supervises: it restarts an actor that reports FAILED (its database
     was away at start, say), with a backoff that doubles up to a ceiling.
+
+    Metrics: each actor counts in its own registry and sends a rendered
+    snapshot to the parent over its pipe at most every METRICS_PUSH_MS (and
+    once more when it falls idle), so nothing is shared between threads.
+    The parent answers the Majordomo service "_metrics.<process>" with the
+    latest snapshot of every actor, which the edge's /metrics collects: one
+    scrape target for the whole system, wherever the process runs.
     =========================================================================
 */
 #include "contextnode.h"
@@ -22,6 +29,8 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define MAX_ACTORS     64
+#define METRICS_PUSH_MS 1000
+#define METRICS_PREFIX  "_metrics."
 
 //  What one worker actor is given; owned by the parent, read-only here.
 typedef struct {
@@ -32,6 +41,7 @@ typedef struct {
     zcert_t *cert;
     char *server_key;
     char identity [128];
+    char process [64];
 } worker_args_t;
 
 //  What the parent keeps per actor.
@@ -41,6 +51,7 @@ typedef struct {
     int64_t restart_at;         //  0 = running
     int backoff_ms;
     int restarts;
+    char *metrics;              //  the actor's latest snapshot, or NULL
 } slot_t;
 
 //  What a running actor keeps.
@@ -48,6 +59,8 @@ typedef struct {
     const worker_args_t *args;
     void *state;
     metrics_t *metrics;
+    bool dirty;                 //  counted since the last snapshot
+    int64_t pushed_at;          //  when the last snapshot went to the parent
 } running_t;
 
 //  --------------------------------------------------------------------------
@@ -94,7 +107,72 @@ s_handle (envelope_t *request, void *arg)
     logline_write ((loglevel_t) level, request->rid, "%s -> %d in %.1f ms (actor %s)",
                    request->verb, reply ? reply->status : 500, seconds * 1000,
                    running->args->identity);
+    running->dirty = true;
     return reply;
+}
+
+//  --------------------------------------------------------------------------
+//  Send the actor's metrics to the parent when they changed.
+
+static void
+s_push_metrics (running_t *running, zsock_t *pipe)
+{
+    char labels [160];
+    snprintf (labels, sizeof labels, "process=\"%s\",actor=\"%d\"",
+              running->args->process, running->args->index);
+    char *text = metrics_render (running->metrics, labels);
+    if (text)
+        zstr_sendx (pipe, "METRICS", text, NULL);
+    free (text);
+    running->dirty = false;
+    running->pushed_at = zclock_mono ();
+}
+
+//  --------------------------------------------------------------------------
+//  The actor's loop: requests from the broker, $TERM from the parent, and
+//  the metrics snapshot when due. Returns when told to stop.
+
+static void
+s_worker_loop (running_t *running, mdp_worker_t *worker, zsock_t *pipe)
+{
+    s_push_metrics (running, pipe);
+    while (!zsys_interrupted) {
+        int timeout = mdp_worker_tick (worker);
+        if (running->dirty) {
+            int64_t due = running->pushed_at + METRICS_PUSH_MS - zclock_mono ();
+            if (due <= 0) {
+                s_push_metrics (running, pipe);
+                due = METRICS_PUSH_MS;
+            }
+            if (due < timeout)
+                timeout = (int) due;
+        }
+        //  The worker's socket changes after a reconnect: take it anew each turn.
+        zmq_pollitem_t items [2] = {
+            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (mdp_worker_sock (worker)), 0, ZMQ_POLLIN, 0 },
+        };
+        if (zmq_poll (items, 2, timeout) < 0) {
+            if (zmq_errno () == EINTR)
+                continue;
+            break;
+        }
+        if (items [0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv (pipe);
+            bool term = !command || streq (command, "$TERM");
+            free (command);
+            if (term)
+                break;
+        }
+        if (items [1].revents & ZMQ_POLLIN) {
+            envelope_t *request;
+            while ((request = mdp_worker_recv (worker))) {
+                envelope_t *reply = s_handle (request, running);
+                mdp_worker_send (worker, &reply);
+                envelope_destroy (&request);
+            }
+        }
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -119,6 +197,12 @@ s_worker_actor (zsock_t *pipe, void *arg)
     running_t running = { .args = args };
     running.state = args->def->make_state (args->settings, args->instance, args->index);
     running.metrics = metrics_new ();
+    if (running.metrics) {
+        metrics_declare (running.metrics, "comptoir_context_requests_total", "counter",
+                         "Requests answered by this actor, by verb and status.");
+        metrics_declare (running.metrics, "comptoir_context_request_duration_seconds", "histogram",
+                         "Time spent in the verb's handler.");
+    }
     zcert_t *cert = zcert_dup (args->cert);
     const char *endpoint = settings_get (args->settings, "broker/endpoint", "tcp://127.0.0.1:5555");
     mdp_worker_t *worker = running.state && running.metrics && cert
@@ -133,7 +217,8 @@ s_worker_actor (zsock_t *pipe, void *arg)
             (int) settings_get_int (args->settings, "broker/heartbeat_ms", MDP_HEARTBEAT_MS_DEFAULT),
             (int) settings_get_int (args->settings, "broker/liveness", MDP_LIVENESS_DEFAULT));
         log_info (NULL, "actor %s serving %s at %s", args->identity, args->def->name, endpoint);
-        mdp_worker_run (worker, pipe, s_handle, &running);
+        zstr_send (pipe, "READY");
+        s_worker_loop (&running, worker, pipe);
         mdp_worker_destroy (&worker);
     }
     if (running.state && args->def->free_state)
@@ -169,6 +254,131 @@ s_slot_start (slot_t *slot)
 {
     slot->zactor = zactor_new (s_worker_actor, &slot->args);
     slot->restart_at = slot->zactor ? 0 : zclock_mono () + slot->backoff_ms;
+}
+
+//  Read one word from an actor: READY, FAILED (restart it after the
+//  backoff) or METRICS with its snapshot.
+static void
+s_slot_report (slot_t *slot)
+{
+    zmsg_t *msg = zmsg_recv (slot->zactor);
+    char *word = msg ? zmsg_popstr (msg) : NULL;
+    if (word && streq (word, "METRICS")) {
+        free (slot->metrics);
+        slot->metrics = zmsg_popstr (msg);
+    }
+    else
+    if (word && streq (word, "FAILED")) {
+        zactor_destroy (&slot->zactor);
+        slot->restarts++;
+        slot->restart_at = zclock_mono () + slot->backoff_ms;
+        log_warn (NULL, "actor %s failed; restart %d in %d ms", slot->args.identity,
+                  slot->restarts, slot->backoff_ms);
+        slot->backoff_ms = slot->backoff_ms * 2 > BACKOFF_MAX_MS
+            ? BACKOFF_MAX_MS : slot->backoff_ms * 2;
+    }
+    free (word);
+    zmsg_destroy (&msg);
+}
+
+//  Add one actor's snapshot to the families seen so far. The text format
+//  wants all the samples of a family in one group under one HELP and one
+//  TYPE line, so each family's lines are gathered in their own chunk: the
+//  header from the first snapshot that has it, the samples from all.
+static void
+s_merge_snapshot (zhashx_t *families, const char *snapshot)
+{
+    zchunk_t *current = NULL;
+    bool keep_header = false;
+    while (*snapshot) {
+        const char *eol = strchr (snapshot, '\n');
+        size_t len = eol ? (size_t) (eol - snapshot + 1) : strlen (snapshot);
+        if (strncmp (snapshot, "# HELP ", 7) == 0 || strncmp (snapshot, "# TYPE ", 7) == 0) {
+            char name [128];
+            const char *start = snapshot + 7;
+            size_t n = strcspn (start, " \n");
+            snprintf (name, sizeof name, "%.*s", (int) (n < sizeof name ? n : sizeof name - 1), start);
+            zchunk_t *family = (zchunk_t *) zhashx_lookup (families, name);
+            if (!family) {
+                family = zchunk_new (NULL, 1024);
+                zhashx_insert (families, name, family);
+                keep_header = true;
+            }
+            else
+            if (family != current)
+                keep_header = false;    //  an earlier snapshot gave the header
+            if (keep_header)
+                zchunk_extend (family, snapshot, len);
+            current = family;
+        }
+        else
+        if (current && snapshot [0] != '#')
+            zchunk_extend (current, snapshot, len);
+        snapshot += len;
+    }
+}
+
+static int
+s_compare_names (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+//  Append the families, sorted by name, to text.
+static void
+s_render_families (zhashx_t *families, zchunk_t *text)
+{
+    zlistx_t *names = zhashx_keys (families);
+    size_t count = zlistx_size (names), n = 0;
+    const char **sorted = (const char **) calloc (count + 1, sizeof (char *));
+    for (const char *name = (const char *) zlistx_first (names); name && sorted;
+         name = (const char *) zlistx_next (names))
+        sorted [n++] = name;
+    if (sorted) {
+        qsort (sorted, n, sizeof (char *), s_compare_names);
+        for (size_t i = 0; i < n; i++) {
+            zchunk_t *family = (zchunk_t *) zhashx_lookup (families, sorted [i]);
+            zchunk_extend (text, zchunk_data (family), zchunk_size (family));
+        }
+    }
+    free (sorted);
+    zlistx_destroy (&names);
+}
+
+//  Answer a request to the metrics service with every actor's snapshot.
+static void
+s_answer_metrics (mdp_worker_t *worker, slot_t *slots, int actors, const char *process)
+{
+    envelope_t *request;
+    while ((request = mdp_worker_recv (worker))) {
+        zhashx_t *families = zhashx_new ();
+        zhashx_set_destructor (families, (zhashx_destructor_fn *) zchunk_destroy);
+        zchunk_t *text = zchunk_new (NULL, 4096);
+        char line [256];
+        snprintf (line, sizeof line,
+                  "# HELP comptoir_context_actor_restarts_total Restarts of a failed worker actor.\n"
+                  "# TYPE comptoir_context_actor_restarts_total counter\n");
+        zchunk_extend (text, line, strlen (line));
+        for (int i = 0; i < actors; i++) {
+            snprintf (line, sizeof line,
+                      "comptoir_context_actor_restarts_total{process=\"%s\",actor=\"%d\"} %d\n",
+                      process, i + 1, slots [i].restarts);
+            zchunk_extend (text, line, strlen (line));
+        }
+        for (int i = 0; i < actors; i++)
+            if (slots [i].metrics)
+                s_merge_snapshot (families, slots [i].metrics);
+        s_render_families (families, text);
+        json_t *body = json_pack ("{s:s%}", "text", (const char *) zchunk_data (text),
+                                  zchunk_size (text));
+        zchunk_destroy (&text);
+        zhashx_destroy (&families);
+        envelope_t *reply = body ? envelope_new_reply (request, 200, body)
+                                 : envelope_new_error (request, 500, "internal_error",
+                                                       "cannot render the metrics", NULL);
+        mdp_worker_send (worker, &reply);
+        envelope_destroy (&request);
+    }
 }
 
 int
@@ -235,46 +445,63 @@ contextnode_main (int argc, char **argv, const contextnode_def_t *def)
         args->cert = cert;
         args->server_key = server_key;
         snprintf (args->identity, sizeof args->identity, "%s.%d", process, i + 1);
+        snprintf (args->process, sizeof args->process, "%s", process);
         slots [i].backoff_ms = BACKOFF_MIN_MS;
         s_slot_start (&slots [i]);
     }
     log_info (NULL, "%s started with %d actors", process, actors);
 
-    //  Supervise: restart an actor that reports FAILED, until interrupted.
+    //  The process's metrics service: the edge's /metrics asks it.
+    char metrics_service [96], metrics_identity [96];
+    snprintf (metrics_service, sizeof metrics_service, METRICS_PREFIX "%s", process);
+    snprintf (metrics_identity, sizeof metrics_identity, "%s.metrics", process);
+    mdp_worker_t *metrics_worker = mdp_worker_new (
+        settings_get (settings, "broker/endpoint", "tcp://127.0.0.1:5555"), metrics_service,
+        cert, server_key, metrics_identity);
+    if (metrics_worker)
+        mdp_worker_set_heartbeat (metrics_worker,
+            (int) settings_get_int (settings, "broker/heartbeat_ms", MDP_HEARTBEAT_MS_DEFAULT),
+            (int) settings_get_int (settings, "broker/liveness", MDP_LIVENESS_DEFAULT));
+    else
+        log_warn (NULL, "cannot start the %s worker: no metrics for this process", metrics_service);
+
+    //  Supervise: restart an actor that reports FAILED, keep the actors'
+    //  metrics, answer the metrics service, until interrupted.
     while (!zsys_interrupted) {
-        zmq_pollitem_t live [MAX_ACTORS];
+        int timeout = 100;
+        if (metrics_worker) {
+            int due = mdp_worker_tick (metrics_worker);
+            if (due < timeout)
+                timeout = due;
+        }
+        zmq_pollitem_t live [MAX_ACTORS + 1];
         int map [MAX_ACTORS], nlive = 0;
         for (int i = 0; i < actors; i++)
             if (slots [i].zactor) {
                 live [nlive] = (zmq_pollitem_t) { zsock_resolve (slots [i].zactor), -1, ZMQ_POLLIN, 0 };
                 map [nlive++] = i;
             }
-        if (zmq_poll (live, nlive, 100) < 0 && errno != EINTR)
+        if (metrics_worker)
+            live [nlive] = (zmq_pollitem_t) {
+                zsock_resolve (mdp_worker_sock (metrics_worker)), -1, ZMQ_POLLIN, 0 };
+        if (zmq_poll (live, nlive + (metrics_worker ? 1 : 0), timeout) < 0 && errno != EINTR)
             break;
-        for (int k = 0; k < nlive; k++) {
-            if (!(live [k].revents & ZMQ_POLLIN))
-                continue;
-            slot_t *slot = &slots [map [k]];
-            char *report = zstr_recv (slot->zactor);
-            if (report && streq (report, "FAILED")) {
-                zactor_destroy (&slot->zactor);
-                slot->restarts++;
-                slot->restart_at = zclock_mono () + slot->backoff_ms;
-                log_warn (NULL, "actor %s failed; restart %d in %d ms", slot->args.identity,
-                          slot->restarts, slot->backoff_ms);
-                slot->backoff_ms = slot->backoff_ms * 2 > BACKOFF_MAX_MS
-                    ? BACKOFF_MAX_MS : slot->backoff_ms * 2;
-            }
-            free (report);
-        }
+        for (int k = 0; k < nlive; k++)
+            if (live [k].revents & ZMQ_POLLIN)
+                s_slot_report (&slots [map [k]]);
+        if (metrics_worker && (live [nlive].revents & ZMQ_POLLIN))
+            s_answer_metrics (metrics_worker, slots, actors, process);
         int64_t now = zclock_mono ();
         for (int i = 0; i < actors; i++)
             if (!slots [i].zactor && slots [i].restart_at && now >= slots [i].restart_at)
                 s_slot_start (&slots [i]);
     }
+    mdp_worker_destroy (&metrics_worker);
     log_info (NULL, "%s stopping", process);
-    for (int i = 0; i < actors; i++)
+    for (int i = 0; i < actors; i++) {
         zactor_destroy (&slots [i].zactor);
+        free (slots [i].metrics);
+    }
     free (slots);
     zcert_destroy (&cert);
     free (server_key);
@@ -346,6 +573,42 @@ contextnode_test (bool verbose)
     envelope_destroy (&reply);
     envelope_destroy (&wrong);
     envelope_destroy (&request);
+
+    //  Two actors' snapshots merge into one group per family, with one
+    //  HELP and one TYPE line each, as the text format requires
+    metrics_t *one = metrics_new ();
+    metrics_t *two = metrics_new ();
+    metrics_declare (one, "a_total", "counter", "A.");
+    metrics_declare (two, "a_total", "counter", "A.");
+    metrics_declare (one, "b_total", "counter", "B.");
+    metrics_declare (two, "b_total", "counter", "B.");
+    metrics_counter_add (one, "a_total", NULL, 1);
+    metrics_counter_add (one, "b_total", NULL, 2);
+    metrics_counter_add (two, "a_total", NULL, 3);
+    metrics_counter_add (two, "b_total", NULL, 4);
+    char *text_one = metrics_render (one, "actor=\"1\"");
+    char *text_two = metrics_render (two, "actor=\"2\"");
+    zhashx_t *families = zhashx_new ();
+    zhashx_set_destructor (families, (zhashx_destructor_fn *) zchunk_destroy);
+    s_merge_snapshot (families, text_one);
+    s_merge_snapshot (families, text_two);
+    zchunk_t *merged = zchunk_new (NULL, 1024);
+    s_render_families (families, merged);
+    zchunk_extend (merged, "", 1);
+    const char *expected =
+        "# HELP a_total A.\n# TYPE a_total counter\n"
+        "a_total{actor=\"1\"} 1\na_total{actor=\"2\"} 3\n"
+        "# HELP b_total B.\n# TYPE b_total counter\n"
+        "b_total{actor=\"1\"} 2\nb_total{actor=\"2\"} 4\n";
+    if (verbose)
+        printf ("\n%s", (char *) zchunk_data (merged));
+    assert (streq ((char *) zchunk_data (merged), expected));
+    zchunk_destroy (&merged);
+    zhashx_destroy (&families);
+    free (text_one);
+    free (text_two);
+    metrics_destroy (&one);
+    metrics_destroy (&two);
     if (verbose)
         printf ("(verbose) ");
     printf ("OK\n");

@@ -68,13 +68,7 @@ main (int argc, char **argv)
     settings_t *settings = settings_load (config);
     if (!settings)
         return 1;
-    //  The configured level, unless the environment asked for another one.
-    if (!getenv ("COMPTOIR_LOG_LEVEL")) {
-        const char *level = settings_get (settings, "comptoir/log_level", "info");
-        int value = streq (level, "debug") ? LOGLINE_DEBUG : streq (level, "warn") ? LOGLINE_WARN
-                  : streq (level, "error") ? LOGLINE_ERROR : LOGLINE_INFO;
-        logline_init ("broker", value);
-    }
+    settings_apply_log_level (settings, "broker");
 
     const char *keys_dir = settings_get (settings, "keys/dir", "var/keys");
     const char *bind = settings_get (settings, "broker/bind", "tcp://127.0.0.1:5555");

@@ -413,6 +413,7 @@ contextnode_main (int argc, char **argv, const contextnode_def_t *def)
     settings_t *settings = settings_load (config);
     if (!settings)
         return 1;
+    settings_apply_log_level (settings, process);
     char path [128];
     snprintf (path, sizeof path, "%s/actors", def->name);
     if (actors < 0)

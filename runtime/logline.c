@@ -31,12 +31,22 @@ logline_init (const char *process, int level)
         snprintf (s_process, sizeof s_process, "%s", process);
     if (level < 0) {
         const char *env = getenv ("COMPTOIR_LOG_LEVEL");
-        level = LOGLINE_INFO;
-        for (int i = 0; env && i < 4; i++)
-            if (strcasecmp (env, s_names [i]) == 0)
-                level = i;
+        level = env ? logline_level_of (env) : LOGLINE_INFO;
+        if (level < 0)
+            level = LOGLINE_INFO;
     }
     s_level = level;
+}
+
+//  --------------------------------------------------------------------------
+
+int
+logline_level_of (const char *name)
+{
+    for (int i = 0; name && i < 4; i++)
+        if (strcasecmp (name, s_names [i]) == 0)
+            return i;
+    return -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -152,6 +162,10 @@ logline_test (bool verbose)
     len = s_format (line, sizeof line, LOGLINE_INFO, NULL, "%s", big);
     assert ((size_t) len < sizeof line);
     assert (line [len - 1] == '\n' && line [len - 2] == '}' && line [len - 3] == '"');
+
+    assert (logline_level_of ("WARN") == LOGLINE_WARN);
+    assert (logline_level_of ("debug") == LOGLINE_DEBUG);
+    assert (logline_level_of ("loud") == -1);
 
     //  Control characters are escaped
     s_format (line, sizeof line, LOGLINE_INFO, NULL, "bell\a");

@@ -20,6 +20,9 @@ typedef enum { LOGLINE_DEBUG = 0, LOGLINE_INFO = 1, LOGLINE_WARN = 2, LOGLINE_ER
 //  Reads COMPTOIR_LOG_LEVEL (debug, info, warn, error) when level < 0.
 void logline_init (const char *process, int level);
 
+//  The level named debug, info, warn or error (any case); -1 for another name.
+int logline_level_of (const char *name);
+
 //  Write one line. rid may be NULL.
 void logline_write (loglevel_t level, const char *rid, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));

@@ -135,6 +135,26 @@ settings_get_bool (settings_t *self, const char *path, bool default_value)
 
 //  --------------------------------------------------------------------------
 
+void
+settings_apply_log_level (settings_t *self, const char *process)
+{
+    if (getenv ("COMPTOIR_LOG_LEVEL")) {
+        logline_init (process, -1);
+        return;
+    }
+    const char *name = settings_get (self, "comptoir/log_level", "info");
+    int level = logline_level_of (name);
+    if (level < 0) {
+        logline_init (process, LOGLINE_INFO);
+        log_warn (NULL, "comptoir/log_level = '%s' is not debug, info, warn or error; using info",
+                  name);
+    }
+    else
+        logline_init (process, level);
+}
+
+//  --------------------------------------------------------------------------
+
 zconfig_t *
 settings_locate (settings_t *self, const char *path)
 {

@@ -33,6 +33,10 @@ bool settings_get_bool (settings_t *self, const char *path, bool default_value);
 //  The node at path, for iterating children (zconfig_child / zconfig_next). May be NULL.
 zconfig_t *settings_locate (settings_t *self, const char *path);
 
+//  Name the process in the log lines and set their level from
+//  comptoir/log_level, unless COMPTOIR_LOG_LEVEL is set (it wins).
+void settings_apply_log_level (settings_t *self, const char *process);
+
 //  The path the file was loaded from, or NULL.
 const char *settings_filename (settings_t *self);
 

@@ -10,6 +10,7 @@
 #include "edge_routes.h"
 #include "logline.h"
 
+#include <errno.h>
 #include <string.h>
 
 struct _edge_routes_t {
@@ -206,6 +207,22 @@ edge_routes_load (const char *path)
                        path, index + 1, method ? method : "?", pattern ? pattern : "?");
             edge_routes_destroy (&self);
         }
+        else {
+            //  A cache setting on a route that may not be cached is a
+            //  mistake to refuse, not to ignore: it would serve one
+            //  consumer's answer to another once roles come.
+            const char *ttl = zconfig_get (child, "cache_ttl_ms", "0");
+            char *end = NULL;
+            errno = 0;
+            long long value = strtoll (ttl, &end, 10);
+            if (errno || end == ttl || *end || value < 0
+            ||  edge_routes_set_cache_ttl (self, method, pattern, (int64_t) value)) {
+                log_error (NULL, "%s: route %d (%s %s): cache_ttl_ms must be a number of "
+                           "milliseconds, and only on GET routes whose roles are \"any\"",
+                           path, index + 1, method, pattern);
+                edge_routes_destroy (&self);
+            }
+        }
     }
     zconfig_destroy (&root);
     return self;
@@ -336,6 +353,40 @@ edge_routes_match (edge_routes_t *self, const char *method, const char *path,
 }
 
 //  --------------------------------------------------------------------------
+//  Turn the cache on (or off) for a route.
+
+int
+edge_routes_set_cache_ttl (edge_routes_t *self, const char *method, const char *pattern,
+                           int64_t ttl_ms)
+{
+    assert (self);
+    if (!method || !pattern || ttl_ms < 0)
+        return -1;
+    for (size_t i = 0; i < self->size; i++) {
+        edge_route_t *route = self->route [i];
+        if (!streq (route->method, method) || !streq (route->pattern, pattern))
+            continue;
+        if (ttl_ms > 0 && (!streq (route->method, "GET") || !edge_route_open (route)))
+            return -1;
+        route->cache_ttl_ms = ttl_ms;
+        return 0;
+    }
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  A route whose answers the edge may keep. The method and roles are
+//  checked again here, so that no way of building a route can cache a
+//  write or a per-user answer.
+
+bool
+edge_route_cached (const edge_route_t *route)
+{
+    assert (route);
+    return route->cache_ttl_ms > 0 && streq (route->method, "GET") && edge_route_open (route);
+}
+
+//  --------------------------------------------------------------------------
 //  A route reachable with an API key alone.
 
 bool
@@ -458,11 +509,28 @@ edge_routes_test (bool verbose)
     assert (json_object_size (params) == 0);
     json_decref (params);
 
+    //  The cache: only GET routes open to any consumer, never by default
+    assert (edge_routes_match (routes, "GET", "/api/v1/products/42", &route, NULL, allow, sizeof allow) == EDGE_MATCH_FOUND);
+    assert (route->cache_ttl_ms == 0 && !edge_route_cached (route));
+    assert (edge_routes_set_cache_ttl (routes, "GET", "/api/v1/products/{id}", 1000) == 0);
+    assert (route->cache_ttl_ms == 1000 && edge_route_cached (route));
+    assert (edge_routes_set_cache_ttl (routes, "PUT", "/api/v1/products/{id}", 1000) == -1);
+    assert (edge_routes_set_cache_ttl (routes, "POST", "/api/v1/products", 1000) == -1);
+    assert (edge_routes_set_cache_ttl (routes, "GET", "/api/v1/nothing", 1000) == -1);
+    assert (edge_routes_set_cache_ttl (routes, "GET", "/api/v1/products/{id}", -1) == -1);
+    assert (edge_routes_set_cache_ttl (routes, "GET", "/api/v1/products/{id}", 0) == 0);
+    assert (!edge_route_cached (route));
+    assert (edge_routes_add (routes, "GET", "/api/v1/me", "customer", "customer.me", true, "customer") == 0);
+    assert (edge_routes_set_cache_ttl (routes, "GET", "/api/v1/me", 1000) == -1);
+    assert (edge_routes_match (routes, "GET", "/api/v1/me", &route, NULL, allow, sizeof allow) == EDGE_MATCH_FOUND);
+    assert (!edge_route_cached (route));
+
     //  Services are listed once each
     zlistx_t *services = edge_routes_services (routes);
-    assert (zlistx_size (services) == 2);
+    assert (zlistx_size (services) == 3);
     assert (streq ((char *) zlistx_first (services), "product"));
     assert (streq ((char *) zlistx_next (services), "cart"));
+    assert (streq ((char *) zlistx_next (services), "customer"));
     zlistx_destroy (&services);
     edge_routes_destroy (&routes);
     assert (routes == NULL);
@@ -482,17 +550,26 @@ edge_routes_test (bool verbose)
         "    path = \"/api/v1/categories\"\n"
         "    service = \"product\"\n"
         "    verb = \"category.create\"\n"
-        "    roles = \"manager,admin\"\n";
+        "    roles = \"manager,admin\"\n"
+        "route\n"
+        "    method = \"GET\"\n"
+        "    path = \"/api/v1/categories/{id}\"\n"
+        "    service = \"product\"\n"
+        "    verb = \"category.get\"\n"
+        "    cache_ttl_ms = 1500\n";
     assert (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
     close (fd);
     routes = edge_routes_load (path);
     assert (routes);
-    assert (edge_routes_size (routes) == 2);
+    assert (edge_routes_size (routes) == 3);
+    assert (edge_routes_at (routes, 0)->cache_ttl_ms == 0);
+    assert (edge_routes_at (routes, 2)->cache_ttl_ms == 1500);
+    assert (edge_route_cached (edge_routes_at (routes, 2)));
     assert (edge_routes_at (routes, 0)->retryable);
     assert (streq (edge_routes_at (routes, 0)->roles, "any"));
     assert (!edge_routes_at (routes, 1)->retryable);
     assert (streq (edge_routes_at (routes, 1)->roles, "manager,admin"));
-    assert (edge_routes_at (routes, 2) == NULL);
+    assert (edge_routes_at (routes, 3) == NULL);
     edge_routes_destroy (&routes);
 
     //  One bad route refuses the whole file
@@ -503,6 +580,27 @@ edge_routes_test (bool verbose)
     assert (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
     close (fd);
     assert (edge_routes_load (path) == NULL);
+
+    //  A cache on a write route, on a route for roles, or a TTL that is
+    //  not a number refuses the whole file
+    const char *refused [] = {
+        "route\n    method = \"POST\"\n    path = \"/a\"\n    service = \"s\"\n    verb = \"v\"\n"
+        "    cache_ttl_ms = 1000\n",
+        "route\n    method = \"GET\"\n    path = \"/a\"\n    service = \"s\"\n    verb = \"v\"\n"
+        "    roles = \"customer\"\n    cache_ttl_ms = 1000\n",
+        "route\n    method = \"GET\"\n    path = \"/a\"\n    service = \"s\"\n    verb = \"v\"\n"
+        "    cache_ttl_ms = \"soon\"\n",
+        "route\n    method = \"GET\"\n    path = \"/a\"\n    service = \"s\"\n    verb = \"v\"\n"
+        "    cache_ttl_ms = -1\n",
+        NULL
+    };
+    for (const char **bad = refused; *bad; bad++) {
+        fd = open (path, O_WRONLY | O_TRUNC);
+        assert (fd >= 0);
+        assert (write (fd, *bad, strlen (*bad)) == (ssize_t) strlen (*bad));
+        close (fd);
+        assert (edge_routes_load (path) == NULL);
+    }
     unlink (path);
     assert (edge_routes_load ("/nonexistent/routes.cfg") == NULL);
     printf ("OK\n");

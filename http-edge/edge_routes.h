@@ -17,6 +17,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 //  Limits that keep a route table sane (and matching cheap).
 #define EDGE_ROUTES_MAX_SEGMENTS  16
@@ -29,6 +30,7 @@ typedef struct {
     char *verb;             //  envelope verb, e.g. "product.get"
     char *roles;            //  "any", or a comma list such as "manager,admin"
     bool retryable;         //  safe to resend (GET defaults to true)
+    int64_t cache_ttl_ms;   //  edge cache lifetime of a 200 answer, 0 = not cached
     size_t segments;        //  number of path segments
     size_t literals;        //  how many of them are literal (specificity)
     char *segment [EDGE_ROUTES_MAX_SEGMENTS];   //  "{id}" kept as "{id}"
@@ -68,6 +70,17 @@ const edge_route_t *edge_routes_at (edge_routes_t *self, size_t index);
 edge_match_t edge_routes_match (edge_routes_t *self, const char *method, const char *path,
                                 const edge_route_t **route_p, json_t *params,
                                 char *allow, size_t allow_size);
+
+//  Let the edge cache the 200 answers of the route (method, pattern) for
+//  ttl_ms (0: never). Returns -1 when no such route exists, ttl_ms is
+//  negative, or the route may not be cached: only GET routes open to any
+//  consumer (roles "any") are, because a cached answer is served to every
+//  consumer alike.
+int edge_routes_set_cache_ttl (edge_routes_t *self, const char *method, const char *pattern,
+                               int64_t ttl_ms);
+
+//  True when the answers of a route may be cached (GET, roles "any", TTL).
+bool edge_route_cached (const edge_route_t *route);
 
 //  True when the route may be reached with an API key alone.
 bool edge_route_open (const edge_route_t *route);

@@ -17,10 +17,26 @@
     anything leaves for a context. Every answer, from here or from a
     context, passes through s_request_answer: one place for the error
     shape, X-Request-ID, the access log line and the metrics.
+
+    The response cache (edge_cache) sits at the last step before a request
+    leaves for its context: everything before it (API key, route, query
+    checks) and after it (X-Request-ID, log line, metrics) happens for a
+    hit as for a miss, so a hit is only a context's answer that did not
+    travel. Only GET routes open to any consumer with a cache_ttl_ms in
+    routes.cfg are cached, and only their 200 answers. A write through
+    this edge drops its service's entries; writes elsewhere (another edge,
+    the database) show after at most the TTL.
+
+    The admin /metrics fans out: the broker's view (mmi.status) names one
+    "_metrics.<process>" service per context process, each asked in
+    parallel with one deadline; what answers in time is merged with the
+    edge's and the broker's metrics into one exposition (edge_metrics).
     =========================================================================
 */
 #include "edge_server.h"
+#include "edge_cache.h"
 #include "edge_keys.h"
+#include "edge_metrics.h"
 #include "edge_reply.h"
 #include "edge_routes.h"
 
@@ -39,6 +55,7 @@
 #include <netinet/in.h>
 #include <sodium.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 //  Defaults, each overridden by the setting named beside it.
@@ -54,6 +71,9 @@
 #define EDGE_READY_CACHE_MS     1000            //  edge/ready_cache_ms
 #define EDGE_PROBE_TIMEOUT_MS   1000            //  edge/probe_timeout_ms (mmi.* calls)
 #define EDGE_BROKER_WAIT_MS     10000           //  edge/broker_wait_ms (broker key at start)
+#define EDGE_CACHE              1               //  edge/cache (0: no response cache at all)
+#define EDGE_CACHE_MAX_ENTRIES  10000           //  edge/cache_max_entries
+#define EDGE_CACHE_MAX_BODY     65536           //  edge/cache_max_body (bytes)
 #define EDGE_ROUTES             "etc/routes.cfg"    //  edge/routes
 #define EDGE_OPENAPI            "docs/openapi.yaml" //  edge/openapi
 #define EDGE_KEYS_DIR           "var/keys"          //  keys/dir
@@ -64,6 +84,9 @@
 #define EDGE_SHUTDOWN_MS        200                 //  time to flush answers on stop
 #define EDGE_API_PREFIX         "/api/"
 #define METRICS_CONTENT_TYPE    "text/plain; version=0.0.4; charset=utf-8"
+#define EDGE_CACHE_SWEEP_MS     1000                //  expired cache entries leave this often
+#define EDGE_METRICS_SERVICE    "_metrics."         //  prefix of the contexts' metrics services
+#define EDGE_SCRAPE_MAX         256                 //  processes asked per /metrics, at most
 
 typedef enum {
     KIND_API,           //  a route of the table, answered by a context
@@ -73,7 +96,21 @@ typedef enum {
     KIND_LOCAL          //  answered by the edge itself
 } request_kind_t;
 
+typedef enum {
+    CACHE_NONE,         //  not a cacheable route: no X-Cache
+    CACHE_MISS,
+    CACHE_HIT
+} cache_state_t;
+
 typedef struct _edge_request_t edge_request_t;
+
+//  A /metrics request's fan-out: the parts still awaited and the texts in.
+typedef struct {
+    zhashx_t *parts;                //  cid -> service asked (mmi.metrics, mmi.status, _metrics.*)
+    zhashx_t *texts;                //  process -> its exposition text
+    char *broker;                   //  the broker's text, or NULL
+    int64_t deadline;               //  zclock_time: every part's deadline
+} scrape_t;
 
 //  What a daemon's callbacks get as their closure.
 typedef struct {
@@ -102,6 +139,10 @@ struct _edge_server_t {
     json_t *ready_missing;          //  what was missing then (array)
     size_t resumed;                 //  connections resumed since the last MHD_run
     size_t in_flight;
+    edge_cache_t *cache;            //  NULL when edge/cache is 0
+    int64_t cache_sweep_at;         //  zclock_mono of the next sweep
+    uint64_t cache_reported [EDGE_CACHE_REASONS];   //  removals already in the metrics
+    zhashx_t *scrapes;              //  cid -> edge_request_t waiting for a /metrics part
     //  settings
     char *openapi_path;
     int64_t body_limit;
@@ -134,6 +175,11 @@ struct _edge_request_t {
     bool dispatched;                //  sent upstream, connection suspended
     char *cid;                      //  in server->waiting while set
     edge_reply_t *reply;            //  the answer, when it came while suspended
+    cache_state_t cache_state;
+    char *cache_key;                //  a miss to store, or NULL
+    uint64_t cache_generation;      //  of the route's service when the miss left
+    int64_t cache_age_s;            //  a hit: seconds since it was stored
+    scrape_t *scrape;               //  admin /metrics: its fan-out, or NULL
 };
 
 static const char *s_known_methods [] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL };
@@ -191,6 +237,19 @@ s_request_destroy (edge_request_t **self_p)
     void *handle = zlistx_find (server->ready_waiters, self);
     if (handle)
         zlistx_delete (server->ready_waiters, handle);
+    if (self->scrape) {
+        //  Parts still out: their late replies find nobody.
+        const char *cid = (const char *) zhashx_first (self->scrape->parts);
+        while (cid) {
+            zhashx_delete (server->scrapes, zhashx_cursor (self->scrape->parts));
+            cid = (const char *) zhashx_next (self->scrape->parts);
+        }
+        zhashx_destroy (&self->scrape->parts);
+        zhashx_destroy (&self->scrape->texts);
+        free (self->scrape->broker);
+        free (self->scrape);
+    }
+    free (self->cache_key);
     free (self->path);
     free (self->body);
     json_decref (self->params);
@@ -250,6 +309,15 @@ s_request_answer (edge_request_t *self)
         snprintf (seconds, sizeof seconds, "%" PRId64, server->retry_after_s);
         MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
     }
+    if (self->cache_state == CACHE_HIT) {
+        char age [24];
+        snprintf (age, sizeof age, "%" PRId64, self->cache_age_s);
+        MHD_add_response_header (response, "X-Cache", "HIT");
+        MHD_add_response_header (response, MHD_HTTP_HEADER_AGE, age);
+    }
+    else
+    if (self->cache_state == CACHE_MISS)
+        MHD_add_response_header (response, "X-Cache", "MISS");
     int status = reply->status;
     enum MHD_Result rc = MHD_queue_response (self->connection, (unsigned int) status, response);
     MHD_destroy_response (response);
@@ -264,9 +332,11 @@ s_request_answer (edge_request_t *self)
     metrics_counter_add (server->metrics, "comptoir_edge_requests_total", labels, 1);
     snprintf (labels, sizeof labels, "route=\"%s\"", route);
     metrics_observe (server->metrics, "comptoir_edge_request_duration_seconds", labels, seconds);
-    log_info (self->rid, "access method=%s status=%d duration_ms=%.3f consumer=%s path=%s",
+    log_info (self->rid, "access method=%s status=%d duration_ms=%.3f consumer=%s path=%s%s",
               self->method, status, seconds * 1000.0,
-              self->consumer ? self->consumer : "-", self->path);
+              self->consumer ? self->consumer : "-", self->path,
+              self->cache_state == CACHE_HIT ? " cache=hit"
+            : self->cache_state == CACHE_MISS ? " cache=miss" : "");
     return rc;
 }
 
@@ -536,13 +606,16 @@ s_public_begin (edge_request_t *self)
     edge_server_t *server = self->server;
     struct MHD_Connection *connection = self->connection;
 
-    //  The operations routes, open to anybody.
+    //  The operations routes, open to anybody. Load balancers probe
+    //  /health and /ready with HEAD: the same answer, which libmicrohttpd
+    //  sends without its body.
     if (streq (self->path, "/health") || streq (self->path, "/ready")
     ||  streq (self->path, "/openapi.yaml")) {
+        bool probe = !streq (self->path, "/openapi.yaml");
         self->route_label = streq (self->path, "/health") ? "/health"
                           : streq (self->path, "/ready") ? "/ready" : "/openapi.yaml";
-        if (!streq (self->method, "GET"))
-            return s_answer_not_allowed (self, "GET");
+        if (!streq (self->method, "GET") && !(probe && streq (self->method, "HEAD")))
+            return s_answer_not_allowed (self, probe ? "GET, HEAD" : "GET");
         if (streq (self->path, "/health"))
             return s_answer_json (self, 200, json_pack ("{s:s}", "status", "ok"));
         if (streq (self->path, "/openapi.yaml"))
@@ -666,6 +739,164 @@ s_query_argument (void *cls, enum MHD_ValueKind kind, const char *key, const cha
 }
 
 //  --------------------------------------------------------------------------
+//  A cache key being built: on the stack while it is short, which every
+//  catalog read is, so that a hit allocates nothing for its key.
+
+typedef struct {
+    char *data;
+    size_t size;
+    size_t capacity;
+    bool failed;
+    char small [512];
+} cache_key_t;
+
+static void
+s_key_append (cache_key_t *key, const char *text, size_t len)
+{
+    if (key->failed)
+        return;
+    if (key->size + len + 1 > key->capacity) {
+        size_t capacity = key->capacity * 2;
+        while (capacity < key->size + len + 1)
+            capacity *= 2;
+        char *grown = (char *) malloc (capacity);
+        if (!grown) {
+            key->failed = true;
+            return;
+        }
+        memcpy (grown, key->data, key->size);
+        if (key->data != key->small)
+            free (key->data);
+        key->data = grown;
+        key->capacity = capacity;
+    }
+    memcpy (key->data + key->size, text, len);
+    key->size += len;
+    key->data [key->size] = 0;
+}
+
+//  Append a query name or value with the characters that separate them
+//  escaped, so that no two different queries give the same key.
+static void
+s_key_append_escaped (cache_key_t *key, const char *text)
+{
+    const char *start = text;
+    for (const char *c = text; *c; c++) {
+        const char *escape = *c == '%' ? "%25" : *c == '&' ? "%26" : *c == '=' ? "%3D"
+                           : *c == '\n' ? "%0A" : NULL;
+        if (escape) {
+            s_key_append (key, start, (size_t) (c - start));
+            s_key_append (key, escape, 3);
+            start = c + 1;
+        }
+    }
+    s_key_append (key, start, strlen (start));
+}
+
+static enum MHD_Result
+s_key_argument (void *cls, enum MHD_ValueKind kind, const char *name, const char *value)
+{
+    (void) kind;
+    cache_key_t *key = (cache_key_t *) cls;
+    s_key_append (key, "&", 1);
+    s_key_append_escaped (key, name ? name : "");
+    if (value) {                    //  ?a and ?a= are told apart
+        s_key_append (key, "=", 1);
+        s_key_append_escaped (key, value);
+    }
+    return MHD_YES;
+}
+
+//  The key of a request to a cached route: the route's method and pattern
+//  (so that no key can stand for two routes), the path, and the query
+//  arguments in the order they came. Returns key->data, or NULL.
+
+static const char *
+s_cache_key (edge_request_t *self, cache_key_t *key)
+{
+    key->data = key->small;
+    key->size = 0;
+    key->capacity = sizeof key->small;
+    key->failed = false;
+    key->small [0] = 0;
+    s_key_append (key, self->route->method, strlen (self->route->method));
+    s_key_append (key, " ", 1);
+    s_key_append (key, self->route->pattern, strlen (self->route->pattern));
+    s_key_append (key, "\n", 1);
+    s_key_append (key, self->path, strlen (self->path));
+    s_key_append (key, "\n", 1);
+    MHD_get_connection_values (self->connection, MHD_GET_ARGUMENT_KIND, s_key_argument, key);
+    return key->failed ? NULL : key->data;
+}
+
+static void
+s_cache_key_free (cache_key_t *key)
+{
+    if (key->data != key->small)
+        free (key->data);
+    key->data = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  A per-route counter, e.g. cache hits.
+
+static void
+s_route_count (edge_server_t *server, const char *name, const char *route_label)
+{
+    char route [300], labels [320];
+    s_label_escape (route, sizeof route, route_label);
+    snprintf (labels, sizeof labels, "route=\"%s\"", route);
+    metrics_counter_add (server->metrics, name, labels, 1);
+}
+
+//  --------------------------------------------------------------------------
+//  A request to a cached route: answer it from the cache when the answer
+//  is there (returns true), else remember its key so that the answer is
+//  stored when it comes (returns false).
+
+static bool
+s_cache_answer (edge_request_t *self)
+{
+    edge_server_t *server = self->server;
+    self->cache_state = CACHE_MISS;
+    if (self->body_size > 0 || self->has_body)
+        return false;               //  a GET with a body is not a plain read
+    cache_key_t key;
+    const char *text = s_cache_key (self, &key);
+    if (!text)
+        return false;
+    int64_t now = zclock_mono ();
+    const edge_cache_entry_t *entry = edge_cache_lookup (server->cache, text, now);
+    if (entry) {
+        self->reply = edge_reply_raw (200, entry->content_type, entry->body, entry->body_size);
+        if (self->reply) {
+            self->cache_state = CACHE_HIT;
+            self->cache_age_s = (now - entry->stored_at) / 1000;
+            s_route_count (server, "comptoir_edge_cache_hits_total", self->route_label);
+            s_cache_key_free (&key);
+            return true;
+        }
+    }
+    s_route_count (server, "comptoir_edge_cache_misses_total", self->route_label);
+    self->cache_key = strdup (text);
+    self->cache_generation = edge_cache_generation (server->cache, self->route->service);
+    s_cache_key_free (&key);
+    return false;
+}
+
+//  --------------------------------------------------------------------------
+//  A write to a service through this edge: its cached reads are no
+//  longer true. Called when the write leaves and again when it is
+//  answered (reads that ran meanwhile may have seen the state before it).
+
+static void
+s_cache_invalidate (edge_server_t *self, const edge_route_t *route)
+{
+    if (self->cache && route && !streq (route->method, "GET"))
+        edge_cache_invalidate (self->cache, route->service);
+}
+
+//  --------------------------------------------------------------------------
 //  The whole request is in: check the body and send it to its context.
 
 static enum MHD_Result
@@ -698,6 +929,10 @@ s_api_complete (edge_request_t *self)
         json_decref (data);
         return s_answer_error (self, 400, "validation_failed", "a query value is not valid UTF-8");
     }
+    if (server->cache && edge_route_cached (self->route) && s_cache_answer (self)) {
+        json_decref (data);
+        return s_request_answer (self);
+    }
 
     envelope_t *envelope = envelope_new_request (self->route->verb);
     json_t *body = json_pack ("{s:O}", "params", self->params);
@@ -715,10 +950,239 @@ s_api_complete (edge_request_t *self)
         envelope_set_str (&envelope->consumer, self->consumer);
     envelope->retryable = self->route->retryable;
     envelope->deadline = zclock_time () + server->timeout_ms;
+    s_cache_invalidate (server, self->route);
     if (s_request_dispatch (self, self->route->service, &envelope) != 0)
         return s_answer_error (self, 503, "service_unavailable",
                                "the request could not be sent to its service");
     return MHD_YES;
+}
+
+//  --------------------------------------------------------------------------
+//  The cache's own numbers into the metrics: done at scrape time, so that
+//  a request pays nothing for them.
+
+static void
+s_cache_metrics (edge_server_t *self)
+{
+    if (!self->cache)
+        return;
+    metrics_gauge_set (self->metrics, "comptoir_edge_cache_entries", NULL,
+                       (double) edge_cache_size (self->cache));
+    static const char *reasons [EDGE_CACHE_REASONS] = {
+        "reason=\"capacity\"", "reason=\"expired\"", "reason=\"invalidated\""
+    };
+    for (int reason = 0; reason < EDGE_CACHE_REASONS; reason++) {
+        uint64_t removed = edge_cache_removed (self->cache, (edge_cache_reason_t) reason);
+        metrics_counter_add (self->metrics, "comptoir_edge_cache_evictions_total", reasons [reason],
+                             (double) (removed - self->cache_reported [reason]));
+        self->cache_reported [reason] = removed;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  A part of a /metrics scrape that did not come: counted by process.
+
+static void
+s_scrape_error (edge_server_t *self, const char *process)
+{
+    char escaped [300], labels [320];
+    s_label_escape (escaped, sizeof escaped, process);
+    snprintf (labels, sizeof labels, "process=\"%s\"", escaped);
+    metrics_counter_add (self->metrics, "comptoir_edge_metrics_scrape_errors_total", labels, 1);
+}
+
+//  --------------------------------------------------------------------------
+//  Ask one part of a scrape. Returns 0, or -1 when it cannot be sent.
+
+static int
+s_scrape_send (edge_request_t *self, const char *service)
+{
+    edge_server_t *server = self->server;
+    envelope_t *request = envelope_new_request (service);
+    char *cid = request ? strdup (request->cid) : NULL;
+    char *name = strdup (service);
+    if (!request || !cid || !name) {
+        envelope_destroy (&request);
+        free (cid);
+        free (name);
+        return -1;
+    }
+    envelope_set_str (&request->rid, self->rid);
+    request->deadline = self->scrape->deadline;
+    if (mdp_client_send (server->client, service, &request) != 0) {
+        envelope_destroy (&request);
+        free (cid);
+        free (name);
+        return -1;
+    }
+    zhashx_insert (self->scrape->parts, cid, name);
+    zhashx_insert (server->scrapes, cid, self);
+    free (cid);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Every part is in (or out of time): the merged exposition, the edge's
+//  own first, then the broker's, then the processes' by name.
+
+static edge_reply_t *
+s_scrape_reply (edge_request_t *self)
+{
+    edge_server_t *server = self->server;
+    scrape_t *scrape = self->scrape;
+    s_cache_metrics (server);
+    edge_metrics_t *merged = edge_metrics_new ();
+    char *text = metrics_render (server->metrics, NULL);
+    if (merged && text)
+        edge_metrics_add (merged, text, strlen (text));
+    free (text);
+    if (merged && scrape->broker)
+        edge_metrics_add (merged, scrape->broker, strlen (scrape->broker));
+    else
+    if (merged) {
+        const char *note = "# the broker's metrics are unavailable\n";
+        edge_metrics_add (merged, note, strlen (note));
+    }
+    zlistx_t *processes = zhashx_keys (scrape->texts);
+    if (merged && processes) {
+        zlistx_set_comparator (processes, (czmq_comparator *) strcmp);
+        zlistx_sort (processes);
+        const char *process = (const char *) zlistx_first (processes);
+        while (process) {
+            const char *part = (const char *) zhashx_lookup (scrape->texts, process);
+            edge_metrics_add (merged, part, strlen (part));
+            process = (const char *) zlistx_next (processes);
+        }
+    }
+    zlistx_destroy (&processes);
+    char *all = merged ? edge_metrics_render (merged) : NULL;
+    edge_metrics_destroy (&merged);
+    edge_reply_t *reply = all ? edge_reply_raw (200, METRICS_CONTENT_TYPE, all, strlen (all)) : NULL;
+    free (all);
+    return reply;
+}
+
+//  --------------------------------------------------------------------------
+//  Admin GET /metrics: ask the broker for its metrics and its view at
+//  once; the view names the processes to ask next.
+
+static enum MHD_Result
+s_scrape_start (edge_request_t *self)
+{
+    edge_server_t *server = self->server;
+    self->scrape = (scrape_t *) zmalloc (sizeof (scrape_t));
+    self->scrape->parts = zhashx_new ();
+    self->scrape->texts = zhashx_new ();
+    if (!self->scrape->parts || !self->scrape->texts)
+        return MHD_NO;
+    zhashx_set_destructor (self->scrape->parts, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor (self->scrape->texts, (zhashx_destructor_fn *) zstr_free);
+    self->scrape->deadline = zclock_time () + server->probe_timeout_ms;
+    bool asked = s_scrape_send (self, MDP_MMI_METRICS) == 0;
+    asked = (s_scrape_send (self, MDP_MMI_STATUS) == 0) || asked;
+    if (!asked) {
+        s_scrape_error (server, "broker");
+        self->reply = s_scrape_reply (self);
+        return s_request_answer (self);
+    }
+    self->dispatched = true;
+    MHD_suspend_connection (self->connection);
+    return MHD_YES;
+}
+
+//  --------------------------------------------------------------------------
+//  The broker's view came for a scrape: ask every metrics service that
+//  has a worker; one without is a process that is gone (an error).
+
+static void
+s_scrape_processes (edge_request_t *self, const envelope_t *reply)
+{
+    edge_server_t *server = self->server;
+    const json_t *services = reply->status == 200
+                           ? json_object_get (reply->body, "services") : NULL;
+    size_t index, asked = 0;
+    const json_t *item;
+    size_t prefix = strlen (EDGE_METRICS_SERVICE);
+    json_array_foreach (services, index, item) {
+        const char *name = json_string_value (json_object_get (item, "name"));
+        if (!name || strncmp (name, EDGE_METRICS_SERVICE, prefix) != 0 || !name [prefix])
+            continue;
+        if (asked == EDGE_SCRAPE_MAX) {
+            s_scrape_error (server, name + prefix);
+            continue;
+        }
+        const json_t *workers = json_object_get (item, "workers");
+        if (!json_is_integer (workers) || json_integer_value (workers) <= 0
+        ||  s_scrape_send (self, name) != 0)
+            s_scrape_error (server, name + prefix);
+        else
+            asked++;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  A part of a scrape came back.
+
+static void
+s_scrape_part (edge_server_t *self, edge_request_t *request, const envelope_t *reply)
+{
+    scrape_t *scrape = request->scrape;
+    zhashx_delete (self->scrapes, reply->cid);
+    const char *service = (const char *) zhashx_lookup (scrape->parts, reply->cid);
+    if (!service)
+        return;
+    const char *text = reply->status == 200
+                     ? json_string_value (json_object_get (reply->body, "text")) : NULL;
+    if (streq (service, MDP_MMI_STATUS)) {
+        if (reply->status == 200)
+            s_scrape_processes (request, reply);
+        else
+            s_scrape_error (self, "broker");
+    }
+    else
+    if (streq (service, MDP_MMI_METRICS)) {
+        if (text) {
+            free (scrape->broker);
+            scrape->broker = strdup (text);
+        }
+        else
+            s_scrape_error (self, "broker");
+    }
+    else {
+        const char *process = service + strlen (EDGE_METRICS_SERVICE);
+        if (text)
+            zhashx_update (scrape->texts, process, strdup (text));
+        else {
+            if (reply->status == 504)
+                log_warn (request->rid, "metrics of %s did not come in time", process);
+            s_scrape_error (self, process);
+        }
+    }
+    zhashx_delete (scrape->parts, reply->cid);
+    if (zhashx_size (scrape->parts) == 0)
+        s_request_resume (request, s_scrape_reply (request));
+}
+
+//  --------------------------------------------------------------------------
+//  The admin view of the services, without the metrics services: they are
+//  not contexts, only a way to reach each process.
+
+static void
+s_hide_metrics_services (json_t *view)
+{
+    size_t prefix = strlen (EDGE_METRICS_SERVICE);
+    const char *fields [] = { "services", "name", "workers", "service", NULL };
+    for (const char **field = fields; *field; field += 2) {
+        json_t *list = json_object_get (view, field [0]);
+        if (!json_is_array (list))
+            continue;
+        for (size_t index = json_array_size (list); index > 0; index--) {
+            const char *name = json_string_value (json_object_get (json_array_get (list, index - 1),
+                                                                   field [1]));
+            if (name && strncmp (name, EDGE_METRICS_SERVICE, prefix) == 0)
+                json_array_remove (list, index - 1);
+        }
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -736,19 +1200,12 @@ s_request_complete (edge_request_t *self)
         case KIND_READY:
             return s_ready_request (self);
         case KIND_METRICS:
+            return s_scrape_start (self);
         case KIND_SERVICES: {
-            const char *verb = self->kind == KIND_METRICS ? MDP_MMI_METRICS : MDP_MMI_STATUS;
-            envelope_t *request = s_mmi_request (server, verb, self->rid);
-            if (request && s_request_dispatch (self, verb, &request) == 0)
+            envelope_t *request = s_mmi_request (server, MDP_MMI_STATUS, self->rid);
+            if (request && s_request_dispatch (self, MDP_MMI_STATUS, &request) == 0)
                 return MHD_YES;
-            if (self->kind == KIND_SERVICES)
-                return s_answer_error (self, 503, "service_unavailable", "the broker cannot be reached");
-            //  Metrics without the broker's part are still worth a scrape.
-            char *text = metrics_render (server->metrics, NULL);
-            self->reply = edge_reply_raw (200, METRICS_CONTENT_TYPE, text ? text : "",
-                                          text ? strlen (text) : 0);
-            free (text);
-            return s_request_answer (self);
+            return s_answer_error (self, 503, "service_unavailable", "the broker cannot be reached");
         }
         default:
             return s_answer_error (self, 500, "internal_error", "unexpected request state");
@@ -855,38 +1312,37 @@ s_handle_reply (edge_server_t *self, envelope_t *reply)
         return;
     }
     edge_request_t *request = reply->cid
-        ? (edge_request_t *) zhashx_lookup (self->waiting, reply->cid) : NULL;
+        ? (edge_request_t *) zhashx_lookup (self->scrapes, reply->cid) : NULL;
+    if (request) {
+        s_scrape_part (self, request, reply);
+        return;
+    }
+    request = reply->cid ? (edge_request_t *) zhashx_lookup (self->waiting, reply->cid) : NULL;
     if (!request) {
         log_debug (reply->rid, "reply for no waiting request (cid %s)", reply->cid ? reply->cid : "");
         return;
     }
     edge_reply_t *answer = NULL;
     if (request->kind == KIND_API) {
-        if (reply->status == 504) {
-            char route [300], labels [320];
-            s_label_escape (route, sizeof route, request->route_label);
-            snprintf (labels, sizeof labels, "route=\"%s\"", route);
-            metrics_counter_add (self->metrics, "comptoir_edge_upstream_timeouts_total", labels, 1);
-        }
+        if (reply->status == 504)
+            s_route_count (self, "comptoir_edge_upstream_timeouts_total", request->route_label);
         answer = edge_reply_from_envelope (reply, request->rid, request->path);
-    }
-    else
-    if (request->kind == KIND_METRICS) {
-        char *text = metrics_render (self->metrics, NULL);
-        const char *broker = reply->status == 200
-                           ? json_string_value (json_object_get (reply->body, "text")) : NULL;
-        char *both = zsys_sprintf ("%s%s%s", text ? text : "",
-                                   broker ? "" : "# the broker's metrics are unavailable\n",
-                                   broker ? broker : "");
-        if (both)
-            answer = edge_reply_raw (200, METRICS_CONTENT_TYPE, both, strlen (both));
-        free (text);
-        zstr_free (&both);
+        //  A write that succeeded, or whose outcome is unknown (5xx, a
+        //  timeout), may have changed what the cache holds.
+        if (reply->status < 300 || reply->status >= 500)
+            s_cache_invalidate (self, request->route);
+        if (request->cache_key && answer && answer->status == 200 && answer->body)
+            edge_cache_store (self->cache, request->cache_key, request->route->service,
+                              request->cache_generation, request->route->cache_ttl_ms,
+                              answer->content_type, answer->body, answer->body_size,
+                              zclock_mono ());
     }
     else
     if (request->kind == KIND_SERVICES) {
-        if (reply->status == 200 && reply->body)
+        if (reply->status == 200 && json_is_object (reply->body)) {
+            s_hide_metrics_services (reply->body);
             answer = edge_reply_json (200, reply->body);
+        }
         else
             answer = edge_reply_from_envelope (reply, request->rid, request->path);
     }
@@ -974,14 +1430,15 @@ edge_server_new (settings_t *settings)
     if (self->timeout_ms < 1)
         self->timeout_ms = EDGE_TIMEOUT_MS;
     self->waiting = zhashx_new ();
+    self->scrapes = zhashx_new ();
     self->ready_waiters = zlistx_new ();
     self->metrics = metrics_new ();
     self->keys = edge_keys_new ();
     self->public_listener.server = self;
     self->admin_listener.server = self;
     self->admin_listener.admin = true;
-    if (!self->openapi_path || !self->waiting || !self->ready_waiters || !self->metrics
-    ||  !self->keys) {
+    if (!self->openapi_path || !self->waiting || !self->scrapes || !self->ready_waiters
+    ||  !self->metrics || !self->keys) {
         edge_server_destroy (&self);
         return NULL;
     }
@@ -1012,8 +1469,34 @@ edge_server_new (settings_t *settings)
                      "Requests received and not yet answered");
     metrics_declare (self->metrics, "comptoir_edge_upstream_timeouts_total", "counter",
                      "Requests whose context did not answer before the deadline, by route");
+    metrics_declare (self->metrics, "comptoir_edge_metrics_scrape_errors_total", "counter",
+                     "Parts of an admin /metrics scrape that did not come in time, by process");
     metrics_gauge_set (self->metrics, "comptoir_edge_in_flight", NULL, 0);
     metrics_counter_add (self->metrics, "comptoir_edge_auth_failures_total", NULL, 0);
+
+    //  The response cache, unless it is switched off; a cache_ttl_ms in
+    //  the route table means nothing then.
+    if (settings_get_int (settings, "edge/cache", EDGE_CACHE)) {
+        int64_t max_entries = settings_get_int (settings, "edge/cache_max_entries",
+                                                EDGE_CACHE_MAX_ENTRIES);
+        int64_t max_body = settings_get_int (settings, "edge/cache_max_body", EDGE_CACHE_MAX_BODY);
+        self->cache = edge_cache_new (max_entries > 0 ? (size_t) max_entries : 0,
+                                      max_body > 0 ? (size_t) max_body : 0);
+        if (!self->cache) {
+            edge_server_destroy (&self);
+            return NULL;
+        }
+        self->cache_sweep_at = zclock_mono () + EDGE_CACHE_SWEEP_MS;
+        metrics_declare (self->metrics, "comptoir_edge_cache_hits_total", "counter",
+                         "Requests answered from the edge's response cache, by route");
+        metrics_declare (self->metrics, "comptoir_edge_cache_misses_total", "counter",
+                         "Requests to a cached route that went to their context, by route");
+        metrics_declare (self->metrics, "comptoir_edge_cache_entries", "gauge",
+                         "Answers held in the edge's response cache");
+        metrics_declare (self->metrics, "comptoir_edge_cache_evictions_total", "counter",
+                         "Answers that left the cache, by reason (capacity, expired, invalidated)");
+        s_cache_metrics (self);
+    }
 
     //  The broker: our certificate, and its public key (the broker may be
     //  starting at the same time as we are, so wait a little for its key).
@@ -1059,10 +1542,15 @@ edge_server_new (settings_t *settings)
         edge_server_destroy (&self);
         return NULL;
     }
-    log_info (NULL, "edge listening on %s:%d (admin %s:%d), broker %s, %zu routes, %d consumers",
+    size_t cached = 0;
+    for (size_t i = 0; i < edge_routes_size (self->routes); i++)
+        cached += edge_route_cached (edge_routes_at (self->routes, i));
+    log_info (NULL, "edge listening on %s:%d (admin %s:%d), broker %s, %zu routes, %d consumers, "
+              "cache %s (%zu routes)",
               settings_get (settings, "edge/address", EDGE_ADDRESS), self->port,
               settings_get (settings, "edge/admin_address", EDGE_ADDRESS), self->admin_port,
-              endpoint, edge_routes_size (self->routes), consumers);
+              endpoint, edge_routes_size (self->routes), consumers,
+              self->cache ? "on" : "off", self->cache ? cached : 0);
     return self;
 }
 
@@ -1098,6 +1586,16 @@ edge_server_destroy (edge_server_t **self_p)
             request = (edge_request_t *) zlistx_next (waiting);
         }
         zlistx_destroy (&waiting);
+        waiting = zhashx_values (self->scrapes);
+        request = waiting ? (edge_request_t *) zlistx_first (waiting) : NULL;
+        while (request) {
+            if (request->dispatched)
+                s_request_resume (request, edge_reply_error (503, "service_unavailable",
+                                                             "the edge is shutting down",
+                                                             request->rid, NULL));
+            request = (edge_request_t *) zlistx_next (waiting);
+        }
+        zlistx_destroy (&waiting);
         zstr_free (&self->ready_cid);
         json_decref (self->ready_missing);
         self->ready_missing = json_pack ("[s]", "edge");
@@ -1123,6 +1621,8 @@ edge_server_destroy (edge_server_t **self_p)
     edge_keys_destroy (&self->keys);
     metrics_destroy (&self->metrics);
     zhashx_destroy (&self->waiting);
+    zhashx_destroy (&self->scrapes);
+    edge_cache_destroy (&self->cache);
     zlistx_destroy (&self->ready_waiters);
     json_decref (self->ready_missing);
     free (self->ready_cid);
@@ -1163,6 +1663,13 @@ s_next_timeout (edge_server_t *self, int64_t stop_at)
     int client_timeout = mdp_client_tick (self->client);
     if (client_timeout >= 0 && (timeout < 0 || client_timeout < timeout))
         timeout = client_timeout;
+    if (self->cache) {
+        int64_t sweep = self->cache_sweep_at - zclock_mono ();
+        if (sweep < 0)
+            sweep = 0;
+        if (timeout < 0 || sweep < timeout)
+            timeout = (long) sweep;
+    }
     if (stop_at > 0) {
         int64_t left = stop_at - zclock_mono ();
         if (left < 0)
@@ -1211,6 +1718,10 @@ edge_server_run (edge_server_t *self, int run_ms)
         }
         if (self->resumed)
             s_run_daemons (self);
+        if (self->cache && zclock_mono () >= self->cache_sweep_at) {
+            edge_cache_sweep (self->cache, zclock_mono ());
+            self->cache_sweep_at = zclock_mono () + EDGE_CACHE_SWEEP_MS;
+        }
         if (stop_at > 0 && zclock_mono () >= stop_at)
             break;
     }
@@ -1280,6 +1791,82 @@ s_post (int port, const char *method, const char *path, const char *headers, con
     return s_http (port, request, strlen (request), response, size);
 }
 
+//  Start an edge in a child process; ports receives its public and admin
+//  ports. Returns the child's pid.
+static pid_t
+s_test_edge_start (const char *config_file, bool verbose, int ports [2])
+{
+    int ports_pipe [2];
+    assert (pipe (ports_pipe) == 0);
+    pid_t child = fork ();
+    assert (child >= 0);
+    if (child == 0) {
+        close (ports_pipe [0]);
+        logline_init ("edge-test", verbose ? LOGLINE_DEBUG : LOGLINE_ERROR);
+        settings_t *settings = settings_load (config_file);
+        assert (settings);
+        edge_server_t *server = edge_server_new (settings);
+        int bound [2] = { server ? edge_server_port (server) : -1,
+                          server ? edge_server_admin_port (server) : -1 };
+        assert (write (ports_pipe [1], bound, sizeof bound) == sizeof bound);
+        close (ports_pipe [1]);
+        if (server)
+            edge_server_run (server, 30000);
+        edge_server_destroy (&server);
+        settings_destroy (&settings);
+        _exit (0);
+    }
+    close (ports_pipe [1]);
+    assert (read (ports_pipe [0], ports, 2 * sizeof (int)) == 2 * sizeof (int));
+    close (ports_pipe [0]);
+    assert (ports [0] > 0 && ports [1] > 0);
+    return child;
+}
+
+static void
+s_test_edge_stop (pid_t child)
+{
+    kill (child, SIGTERM);
+    int status = 0;
+    assert (waitpid (child, &status, 0) == child);
+    assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
+//  The value of a response header (first line that has it), or "".
+static const char *
+s_header_of (const char *response, const char *name, char *value, size_t size)
+{
+    value [0] = 0;
+    const char *end = strstr (response, "\r\n\r\n");
+    size_t name_len = strlen (name);
+    const char *line = strstr (response, "\r\n");
+    while (line && (!end || line < end)) {
+        line += 2;
+        if (strncasecmp (line, name, name_len) == 0 && line [name_len] == ':') {
+            const char *start = line + name_len + 1;
+            while (*start == ' ')
+                start++;
+            const char *stop = strstr (start, "\r\n");
+            size_t len = stop ? (size_t) (stop - start) : strlen (start);
+            if (len >= size)
+                len = size - 1;
+            memcpy (value, start, len);
+            value [len] = 0;
+            return value;
+        }
+        line = strstr (line, "\r\n");
+    }
+    return value;
+}
+
+//  The body of a response ("" when none).
+static const char *
+s_body_of (const char *response)
+{
+    const char *body = strstr (response, "\r\n\r\n");
+    return body ? body + 4 : "";
+}
+
 static int
 s_status_of (const char *response)
 {
@@ -1304,6 +1891,280 @@ s_error_code_of (const char *response, char *code, size_t size)
         snprintf (code, size, "%s", value);
     json_decref (json);
     return code;
+}
+
+//  A fake broker for the second edge: answers mmi.status, mmi.metrics,
+//  the metrics services of two processes (a third never answers), and the
+//  "thing" service, whose answers count the requests that reached it so
+//  that a test can tell a cache hit from a miss.
+
+static void
+s_fake_broker_send (zsock_t *router, zframe_t *address, const char *service, envelope_t **reply_p)
+{
+    zmsg_t *msg = zmsg_new ();
+    zframe_t *to = zframe_dup (address);
+    zmsg_append (msg, &to);
+    zmsg_addstr (msg, "");
+    zmsg_addstr (msg, MDPC_CLIENT);
+    zmsg_addstr (msg, service);
+    zframe_t *encoded = envelope_encode (*reply_p);
+    assert (encoded);
+    zmsg_append (msg, &encoded);
+    zmsg_send (&msg, router);
+    envelope_destroy (reply_p);
+}
+
+static envelope_t *
+s_fake_broker_answer (const char *service, const envelope_t *request, int *reached)
+{
+    if (streq (service, MDP_MMI_STATUS))
+        return envelope_new_reply (request, 200, json_pack (
+            "{s:[{s:s, s:i}, {s:s, s:i}, {s:s, s:i}, {s:s, s:i}, {s:s, s:i}],"
+            " s:[{s:s, s:s}, {s:s, s:s}]}",
+            "services",
+                "name", "thing", "workers", 1,
+                "name", "_metrics.thing-1", "workers", 1,
+                "name", "_metrics.thing-2", "workers", 1,
+                "name", "_metrics.slow-1", "workers", 1,
+                "name", "_metrics.gone-1", "workers", 0,
+            "workers",
+                "id", "w1", "service", "thing",
+                "id", "m1", "service", "_metrics.thing-1"));
+    if (streq (service, MDP_MMI_METRICS))
+        return envelope_new_reply (request, 200, json_pack ("{s:s}", "text",
+            "# TYPE comptoir_broker_requests_total counter\ncomptoir_broker_requests_total 5\n"));
+    if (streq (service, "_metrics.slow-1"))
+        return NULL;
+    if (strncmp (service, "_metrics.", 9) == 0) {
+        char *text = zsys_sprintf (
+            "# HELP comptoir_context_requests_total Requests handled\n"
+            "# TYPE comptoir_context_requests_total counter\n"
+            "comptoir_context_requests_total{process=\"%s\"} 3\n", service + 9);
+        envelope_t *reply = envelope_new_reply (request, 200, json_pack ("{s:s}", "text", text));
+        zstr_free (&text);
+        return reply;
+    }
+    assert (streq (service, "thing"));
+    (*reached)++;
+    if (streq (request->verb, "thing.create"))
+        return envelope_new_reply (request, 201, json_pack ("{s:i}", "id", 9));
+    const char *id = json_string_value (json_object_get (json_object_get (request->body, "params"), "id"));
+    if (id && streq (id, "404"))
+        return envelope_new_error (request, 404, "not_found", "no such thing", NULL);
+    if (id && streq (id, "big"))
+        return envelope_new_reply (request, 200, json_pack ("{s:s, s:s}", "id", id, "padding",
+            "0123456789012345678901234567890123456789012345678901234567890123456789"));
+    return envelope_new_reply (request, 200, json_pack ("{s:s?, s:i}", "id", id, "n", *reached));
+}
+
+typedef struct {
+    char *endpoint;
+    zcert_t *cert;
+} fake_broker_args_t;
+
+static void
+s_fake_broker (zsock_t *pipe, void *args)
+{
+    fake_broker_args_t *config = (fake_broker_args_t *) args;
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    assert (router);
+    curvekeys_apply_server (router, config->cert);
+    assert (zsock_bind (router, "%s", config->endpoint) != -1);
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    int reached = 0;
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != router)
+            break;                  //  $TERM, or interrupted
+        zmsg_t *msg = zmsg_recv (router);
+        if (!msg || zmsg_size (msg) != 5) {
+            zmsg_destroy (&msg);
+            continue;
+        }
+        zframe_t *address = zmsg_pop (msg);
+        zframe_t *empty = zmsg_pop (msg);
+        char *header = zmsg_popstr (msg);
+        char *service = zmsg_popstr (msg);
+        zframe_t *body = zmsg_pop (msg);
+        envelope_t *request = envelope_decode (zframe_data (body), zframe_size (body), NULL);
+        if (request && header && streq (header, MDPC_CLIENT)) {
+            envelope_t *reply = s_fake_broker_answer (service, request, &reached);
+            if (reply)
+                s_fake_broker_send (router, address, service, &reply);
+        }
+        envelope_destroy (&request);
+        zframe_destroy (&body);
+        zstr_free (&service);
+        zstr_free (&header);
+        zframe_destroy (&empty);
+        zframe_destroy (&address);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
+//  A TCP port nobody listens on right now.
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert (fd >= 0);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = 0,
+                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    assert (bind (fd, (struct sockaddr *) &sin, sizeof sin) == 0);
+    socklen_t len = sizeof sin;
+    assert (getsockname (fd, (struct sockaddr *) &sin, &len) == 0);
+    close (fd);
+    return ntohs (sin.sin_port);
+}
+
+static void
+s_test_with_broker (const char *dir, const char *keys_dir, bool verbose)
+{
+    char *routes_file = zsys_sprintf ("%s/routes-cached.cfg", dir);
+    char *config_file = zsys_sprintf ("%s/edge-cached.cfg", dir);
+    FILE *file = fopen (routes_file, "w");
+    assert (file);
+    fprintf (file,
+        "route\n    method = \"GET\"\n    path = \"/api/v1/things/{id}\"\n"
+        "    service = \"thing\"\n    verb = \"thing.get\"\n    cache_ttl_ms = 400\n"
+        "route\n    method = \"GET\"\n    path = \"/api/v1/others/{id}\"\n"
+        "    service = \"thing\"\n    verb = \"thing.get\"\n"
+        "route\n    method = \"POST\"\n    path = \"/api/v1/things\"\n"
+        "    service = \"thing\"\n    verb = \"thing.create\"\n");
+    fclose (file);
+    int broker_port = s_free_port ();
+    file = fopen (config_file, "w");
+    assert (file);
+    fprintf (file,
+        "keys\n    dir = \"%s\"\n"
+        "broker\n    endpoint = \"tcp://127.0.0.1:%d\"\n"
+        "edge\n    address = \"127.0.0.1\"\n    port = 0\n    admin_port = 0\n"
+        "    timeout_ms = 2000\n    probe_timeout_ms = 300\n    ready_cache_ms = 0\n"
+        "    broker_wait_ms = 0\n    routes = \"%s\"\n"
+        "    cache = 1\n    cache_max_entries = 100\n    cache_max_body = 64\n"
+        "    consumers\n        tester\n            key = \"test-key-0123456789\"\n",
+        keys_dir, broker_port, routes_file);
+    fclose (file);
+
+    int ports [2];
+    pid_t child = s_test_edge_start (config_file, verbose, ports);
+    int port = ports [0], admin_port = ports [1];
+    fake_broker_args_t args = { zsys_sprintf ("tcp://127.0.0.1:%d", broker_port),
+                                curvekeys_ensure (keys_dir, "broker", false) };
+    assert (args.cert);
+    zactor_t *broker = zactor_new (s_fake_broker, &args);
+    assert (broker);
+
+    const char *key = "X-API-Key: test-key-0123456789\r\n";
+    char response [16384], value [256], first_rid [64], body [256];
+
+    //  Ready once the broker answers; the metrics services are not contexts
+    int64_t until = zclock_mono () + 5000;
+    do
+        s_get (port, "/ready", NULL, response, sizeof response);
+    while (s_status_of (response) != 200 && zclock_mono () < until && (zclock_sleep (50), true));
+    assert (s_status_of (response) == 200);
+
+    //  First read: a miss, from the context
+    s_get (port, "/api/v1/things/1", key, response, sizeof response);
+    assert (s_status_of (response) == 200);
+    assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "MISS"));
+    assert (streq (s_header_of (response, "Age", value, sizeof value), ""));
+    snprintf (body, sizeof body, "%s", s_body_of (response));
+    assert (streq (body, "{\"id\":\"1\",\"n\":1}"));
+    s_header_of (response, "X-Request-ID", first_rid, sizeof first_rid);
+
+    //  Second read: a hit, same body, its own request id, an Age
+    s_get (port, "/api/v1/things/1", key, response, sizeof response);
+    assert (s_status_of (response) == 200);
+    assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "HIT"));
+    assert (streq (s_header_of (response, "Age", value, sizeof value), "0"));
+    assert (streq (s_header_of (response, "Content-Type", value, sizeof value), "application/json"));
+    assert (streq (s_body_of (response), body));
+    assert (*s_header_of (response, "X-Request-ID", value, sizeof value));
+    assert (!streq (value, first_rid));
+
+    //  The cache never answers before the key is checked
+    s_get (port, "/api/v1/things/1", NULL, response, sizeof response);
+    assert (s_status_of (response) == 401);
+    assert (streq (s_header_of (response, "X-Cache", value, sizeof value), ""));
+
+    //  Another query is another entry; a route without cache_ttl_ms has no X-Cache
+    s_get (port, "/api/v1/things/1?x=1", key, response, sizeof response);
+    assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "MISS"));
+    assert (streq (s_body_of (response), "{\"id\":\"1\",\"n\":2}"));
+    s_get (port, "/api/v1/things/1?x=1", key, response, sizeof response);
+    assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "HIT"));
+    s_get (port, "/api/v1/others/1", key, response, sizeof response);
+    assert (s_status_of (response) == 200);
+    assert (streq (s_header_of (response, "X-Cache", value, sizeof value), ""));
+
+    //  Only 200 answers are kept, and only bodies up to cache_max_body
+    for (int round = 0; round < 2; round++) {
+        s_get (port, "/api/v1/things/404", key, response, sizeof response);
+        assert (s_status_of (response) == 404);
+        assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "MISS"));
+        s_get (port, "/api/v1/things/big", key, response, sizeof response);
+        assert (s_status_of (response) == 200);
+        assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "MISS"));
+    }
+
+    //  A write to the service through this edge drops its entries
+    s_post (port, "POST", "/api/v1/things", "X-API-Key: test-key-0123456789\r\n"
+            "Content-Type: application/json\r\n", "{}", response, sizeof response);
+    assert (s_status_of (response) == 201);
+    s_get (port, "/api/v1/things/1", key, response, sizeof response);
+    assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "MISS"));
+    assert (!streq (s_body_of (response), body));
+    snprintf (body, sizeof body, "%s", s_body_of (response));
+    s_get (port, "/api/v1/things/1", key, response, sizeof response);
+    assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "HIT"));
+    assert (streq (s_body_of (response), body));
+
+    //  After the TTL the context is asked again
+    zclock_sleep (450);
+    s_get (port, "/api/v1/things/1", key, response, sizeof response);
+    assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "MISS"));
+    assert (!streq (s_body_of (response), body));
+
+    //  /metrics: the edge's, the broker's and each process's, one TYPE per
+    //  family; the process that does not answer in time and the one with
+    //  no worker are counted as scrape errors
+    int64_t start = zclock_mono ();
+    s_get (admin_port, "/metrics", NULL, response, sizeof response);
+    int64_t elapsed = zclock_mono () - start;
+    assert (s_status_of (response) == 200);
+    assert (elapsed >= 250 && elapsed < 2000);
+    if (verbose)
+        printf ("\n%s\n", response);
+    assert (strstr (response, "comptoir_edge_cache_hits_total{route=\"/api/v1/things/{id}\"} 3\n"));
+    assert (strstr (response, "comptoir_edge_cache_misses_total{route=\"/api/v1/things/{id}\"} 8\n"));
+    assert (strstr (response, "comptoir_edge_cache_entries 1\n"));
+    assert (strstr (response, "comptoir_edge_cache_evictions_total{reason=\"invalidated\"} 2\n"));
+    assert (strstr (response, "comptoir_broker_requests_total 5\n"));
+    assert (strstr (response, "comptoir_context_requests_total{process=\"thing-1\"} 3\n"));
+    assert (strstr (response, "comptoir_context_requests_total{process=\"thing-2\"} 3\n"));
+    const char *type = "# TYPE comptoir_context_requests_total counter";
+    assert (strstr (response, type) && strstr (strstr (response, type) + 1, type) == NULL);
+    assert (strstr (response, "comptoir_edge_metrics_scrape_errors_total{process=\"slow-1\"} 1\n"));
+    assert (strstr (response, "comptoir_edge_metrics_scrape_errors_total{process=\"gone-1\"} 1\n"));
+    assert (!strstr (response, "process=\"thing-1\"} 1\n"));
+
+    //  /admin/services hides the metrics services
+    s_get (admin_port, "/admin/services", NULL, response, sizeof response);
+    assert (s_status_of (response) == 200);
+    assert (strstr (response, "\"thing\""));
+    assert (!strstr (response, "_metrics."));
+
+    s_test_edge_stop (child);
+    zactor_destroy (&broker);
+    zcert_destroy (&args.cert);
+    zstr_free (&args.endpoint);
+    zstr_free (&routes_file);
+    zstr_free (&config_file);
 }
 
 void
@@ -1348,32 +2209,9 @@ edge_server_test (bool verbose)
     zcert_destroy (&broker_cert);
 
     //  The edge runs in a child process; this one is the HTTP client.
-    int ports_pipe [2];
-    assert (pipe (ports_pipe) == 0);
-    pid_t child = fork ();
-    assert (child >= 0);
-    if (child == 0) {
-        close (ports_pipe [0]);
-        logline_init ("edge-test", verbose ? LOGLINE_DEBUG : LOGLINE_ERROR);
-        settings_t *settings = settings_load (config_file);
-        assert (settings);
-        edge_server_t *server = edge_server_new (settings);
-        int ports [2] = { server ? edge_server_port (server) : -1,
-                          server ? edge_server_admin_port (server) : -1 };
-        assert (write (ports_pipe [1], ports, sizeof ports) == sizeof ports);
-        close (ports_pipe [1]);
-        if (server)
-            edge_server_run (server, 30000);
-        edge_server_destroy (&server);
-        settings_destroy (&settings);
-        _exit (0);
-    }
-    close (ports_pipe [1]);
     int ports [2];
-    assert (read (ports_pipe [0], ports, sizeof ports) == sizeof ports);
-    close (ports_pipe [0]);
+    pid_t child = s_test_edge_start (config_file, verbose, ports);
     int port = ports [0], admin_port = ports [1];
-    assert (port > 0 && admin_port > 0);
 
     const char *key = "X-API-Key: test-key-0123456789\r\n";
     const char *json_key = "X-API-Key: test-key-0123456789\r\nContent-Type: application/json\r\n";
@@ -1392,9 +2230,22 @@ edge_server_test (bool verbose)
     s_get (port, "/health", "X-Request-ID: bad id!\r\n", response, sizeof response);
     assert (!strstr (response, "bad id!"));
     assert (strstr (response, "X-Request-ID: "));
-    //  /health accepts GET only
+    //  /health accepts GET and HEAD; HEAD answers the same without a body
     s_post (port, "POST", "/health", NULL, "", response, sizeof response);
-    assert (s_status_of (response) == 405 && strstr (response, "Allow: GET"));
+    assert (s_status_of (response) == 405 && strstr (response, "Allow: GET, HEAD\r\n"));
+    char head [256];
+    snprintf (head, sizeof head, "HEAD /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    s_http (port, head, strlen (head), response, sizeof response);
+    assert (s_status_of (response) == 200);
+    assert (strstr (response, "X-Request-ID: "));
+    assert (streq (s_body_of (response), ""));
+    snprintf (head, sizeof head, "HEAD /ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    s_http (port, head, strlen (head), response, sizeof response);
+    assert (s_status_of (response) == 503);
+    assert (streq (s_body_of (response), ""));
+    snprintf (head, sizeof head, "HEAD /openapi.yaml HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    s_http (port, head, strlen (head), response, sizeof response);
+    assert (s_status_of (response) == 405);
 
     //  The contract is served as YAML
     s_get (port, "/openapi.yaml", NULL, response, sizeof response);
@@ -1534,10 +2385,10 @@ edge_server_test (bool verbose)
     s_get (port, "/metrics", NULL, response, sizeof response);
     assert (s_status_of (response) == 404);
 
-    kill (child, SIGTERM);
-    int status = 0;
-    assert (waitpid (child, &status, 0) == child);
-    assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    s_test_edge_stop (child);
+
+    //  The second edge talks to a fake broker: the cache and the scrape
+    s_test_with_broker (dir, keys_dir, verbose);
 
     //  A broken configuration refuses to start
     file = fopen (config_file, "w");

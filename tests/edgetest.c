@@ -1,9 +1,13 @@
 /*  Unit tests of the HTTP edge: route table, replies and request ids, API
-    keys, and the server itself on free ports (the refusals it makes on its
-    own, and the 504 of a request that no context answers). */
+    keys, the response cache, the merging of metrics texts, and the server
+    itself on free ports (the refusals it makes on its own, the 504 of a
+    request that no context answers, then the cache and the /metrics
+    fan-out against a fake broker). */
 #include "testrunner.h"
 
+#include "edge_cache.h"
 #include "edge_keys.h"
+#include "edge_metrics.h"
 #include "edge_reply.h"
 #include "edge_routes.h"
 #include "edge_server.h"
@@ -12,6 +16,8 @@ static const testrunner_case_t s_cases [] = {
     { "edge_routes", edge_routes_test },
     { "edge_reply", edge_reply_test },
     { "edge_keys", edge_keys_test },
+    { "edge_cache", edge_cache_test },
+    { "edge_metrics", edge_metrics_test },
     { "edge_server", edge_server_test },
     { NULL, NULL }
 };

@@ -5,7 +5,9 @@ Needs a live system (scripts/testenv.sh); exits 77 without one."""
 
 import os
 import sys
+import time
 import urllib.parse
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from client import Edge, Suite, assert_error  # noqa: E402
@@ -164,6 +166,88 @@ def test_product_id_must_be_a_positive_integer(edge):
     for bad in ("abc", "0", "-1", "1.5", "99999999999999999999999"):
         error = assert_error(edge.get("/api/v1/products/" + bad), 400, "validation_failed")
         assert any(detail.get("field") == "id" for detail in error["details"]), (bad, error)
+
+
+#  The edge's response cache (routes.cfg: cache_ttl_ms = 1000 on the
+#  catalog reads). Each test reads under a query of its own (the product
+#  context ignores unknown query parameters), so that no other test or
+#  suite has filled the entry before it.
+
+CACHE_TTL_S = 1.0
+
+
+def cached_path(edge):
+    listed = products(edge, per_page=1)["data"][0]
+    return "/api/v1/products/%d?e2e=%s" % (listed["id"], uuid.uuid4().hex)
+
+
+@suite.test
+def test_second_read_is_a_cache_hit_with_the_same_body(edge):
+    path = cached_path(edge)
+    first = edge.get(path)
+    assert first.status == 200, first
+    assert first.header("X-Cache") == "MISS", first.headers
+    assert first.header("Age") is None, first.headers
+    second = edge.get(path)
+    assert second.status == 200, second
+    assert second.header("X-Cache") == "HIT", second.headers
+    assert second.body == first.body
+    assert second.header("Content-Type") == first.header("Content-Type")
+    assert int(second.header("Age")) in (0, 1), second.headers
+    #  Every answer has its own request id, a hit too
+    assert second.header("X-Request-ID") != first.header("X-Request-ID")
+    third = edge.get(path, headers={"X-Request-ID": "e2e-cache-hit"})
+    assert third.header("X-Cache") == "HIT" and third.header("X-Request-ID") == "e2e-cache-hit"
+
+
+@suite.test
+def test_cache_entry_expires_after_its_ttl(edge):
+    path = cached_path(edge)
+    assert edge.get(path).header("X-Cache") == "MISS"
+    assert edge.get(path).header("X-Cache") == "HIT"
+    time.sleep(CACHE_TTL_S + 0.3)
+    again = edge.get(path)
+    assert again.status == 200, again
+    assert again.header("X-Cache") == "MISS", again.headers
+
+
+@suite.test
+def test_cache_never_bypasses_the_api_key(edge):
+    path = cached_path(edge)
+    assert edge.get(path).status == 200
+    assert edge.get(path).header("X-Cache") == "HIT"
+    response = edge.get(path, key=False)
+    assert_error(response, 401, "unauthorized")
+    assert response.header("X-Cache") is None, response.headers
+    assert_error(edge.get(path, key="wrong-key-0123456789abcdef"), 401, "unauthorized")
+
+
+@suite.test
+def test_every_catalog_read_is_cached_and_errors_are_not(edge):
+    tag = uuid.uuid4().hex
+    listed = products(edge, per_page=1)["data"][0]
+    for path in ("/api/v1/categories?e2e=" + tag, "/api/v1/products?e2e=" + tag,
+                 "/api/v1/products/sku/%s?e2e=%s" % (urllib.parse.quote(listed["sku"]), tag)):
+        assert edge.get(path).header("X-Cache") == "MISS", path
+        assert edge.get(path).header("X-Cache") == "HIT", path
+    for round in range(2):
+        response = edge.get("/api/v1/products/999999999?e2e=" + tag)
+        assert_error(response, 404, "not_found")
+        assert response.header("X-Cache") == "MISS", response.headers
+    #  Routes without cache_ttl_ms say nothing about the cache
+    assert edge.get("/health", key=False).header("X-Cache") is None
+
+
+@suite.test
+def test_cache_metrics_count_hits_and_misses(edge):
+    path = cached_path(edge)
+    edge.get(path)
+    edge.get(path)
+    text = edge.get("/metrics", key=False, admin=True).body.decode("utf-8")
+    assert 'comptoir_edge_cache_hits_total{route="/api/v1/products/{id}"}' in text, text[:3000]
+    assert 'comptoir_edge_cache_misses_total{route="/api/v1/products/{id}"}' in text
+    assert "\ncomptoir_edge_cache_entries " in text
+    assert 'comptoir_edge_cache_evictions_total{reason="capacity"}' in text
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -110,7 +111,22 @@ def test_wrong_method_is_405_with_allow(edge):
     assert response.header("Allow") == "GET, PUT, DELETE", response.header("Allow")
     response = edge.request("POST", "/health", key=False)
     assert_error(response, 405, "method_not_allowed")
-    assert response.header("Allow") == "GET"
+    assert response.header("Allow") == "GET, HEAD"
+
+
+@suite.test
+def test_head_on_health_and_ready_answers_without_a_body(edge):
+    #  Load balancers probe with HEAD: same status and headers, no body.
+    for path in ("/health", "/ready"):
+        response = edge.request("HEAD", path, key=False)
+        assert response.status == 200, (path, response)
+        assert response.body == b"", (path, response.body)
+        assert UUID4.match(response.header("X-Request-ID")), response.headers
+        get = edge.get(path, key=False)
+        assert response.header("Content-Length") == get.header("Content-Length"), \
+            (path, response.headers, get.headers)
+    response = edge.request("HEAD", "/openapi.yaml", key=False)
+    assert response.status == 405, response
 
 
 @suite.test
@@ -259,6 +275,40 @@ def test_metrics_expose_edge_and_broker_series(edge):
     assert re.search(r"^comptoir_edge_in_flight \d+", text, re.M)
     assert re.search(r"^comptoir_broker_\w+", text, re.M), "no broker series"
     assert "# TYPE comptoir_edge_requests_total counter" in text
+
+
+@suite.test
+def test_metrics_include_every_context_process(edge):
+    #  Each context process answers "_metrics.<process>" through the broker;
+    #  the edge's /metrics collects them all. An actor pushes its numbers to
+    #  its process about once a second, so wait a little for them.
+    for number in range(8):
+        edge.get("/api/v1/products?per_page=1&e2e_metrics=%d" % number)
+    deadline = time.monotonic() + 10
+    text = ""
+    while time.monotonic() < deadline:
+        response = edge.get("/metrics", key=False, admin=True)
+        assert response.status == 200, response
+        text = response.body.decode("utf-8")
+        if 'comptoir_context_requests_total{process="product-1"' in text:
+            break
+        time.sleep(0.5)
+    assert 'comptoir_context_requests_total{process="product-1"' in text, text[-3000:]
+    #  One exposition: each family is declared once, whatever the processes
+    types = re.findall(r"^# TYPE (\S+) ", text, re.M)
+    assert len(types) == len(set(types)), sorted(t for t in types if types.count(t) > 1)
+    #  Every process answered: no scrape error for them
+    assert not re.search(r'^comptoir_edge_metrics_scrape_errors_total\{process="product-\d+"\} [1-9]',
+                         text, re.M), re.findall(r"^comptoir_edge_metrics_scrape_errors.*$", text, re.M)
+
+
+@suite.test
+def test_admin_services_hides_the_metrics_services(edge):
+    response = edge.get("/admin/services", key=False, admin=True)
+    assert response.status == 200, response
+    view = response.json()
+    assert not [s for s in view["services"] if s["name"].startswith("_metrics.")], view
+    assert not [w for w in view["workers"] if w["service"].startswith("_metrics.")], view
 
 
 @suite.test

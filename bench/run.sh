@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 #   Comptoir - benchmarks (not part of check.sh). Loopback only.
 #
-#   usage: bench/run.sh [http|mdp|all] [--seconds N]
+#   usage: bench/run.sh [http|mdp|all] [--seconds N] [--no-cache]
 #
 #   http  nginx (one worker) answering a fixed product-sized JSON body, then
 #         the edge's GET /api/v1/products/{id} (through the broker to a
 #         product worker and PostgreSQL), each with `wrk -t2 -c64 --latency`;
-#         prints requests/s, p50 and p99 and the edge/nginx ratio.
+#         prints requests/s, p50 and p99 and the edge/nginx ratio. The
+#         edge's response cache is on as configured (routes.cfg gives the
+#         product route a TTL of 1 s: nearly every request is a hit);
+#         --no-cache turns the cache off (edge/cache = 0 in the test
+#         configuration, then the edge is restarted by its supervisor) so
+#         that every request goes to PostgreSQL and back.
 #   mdp   bench/mdp_bench.c: a raw ROUTER/DEALER echo against the same echo
 #         through comptoir-broker and N workers, with CURVE on and off, the
 #         same number of requests in flight; prints the ratios.
@@ -21,10 +26,12 @@ cd "$ROOT" || exit 1
 
 WHAT=all
 SECONDS_EACH=10
+NO_CACHE=
 while [ $# -gt 0 ]; do
     case $1 in
         http|mdp|all) WHAT=$1 ;;
         --seconds) SECONDS_EACH=${2:?}; shift ;;
+        --no-cache) NO_CACHE=1 ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^#/, ""); if (substr($0, 1, 3) == "   ") $0 = substr($0, 4); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
     esac
@@ -74,9 +81,39 @@ ensure_env () {
         echo "bench: starting the test environment" >&2
         scripts/testenv.sh start || exit 1
         STARTED_ENV=1
+    elif [ -n "$NO_CACHE" ]; then
+        echo "bench: --no-cache needs to start the system itself; stop the running one" \
+             "(scripts/testenv.sh stop)" >&2
+        exit 1
     fi
     # shellcheck source=/dev/null
     . var/test/env.sh
+    if [ -n "$NO_CACHE" ]; then
+        no_cache || exit 1
+    fi
+}
+
+#   The test environment clears COMPTOIR_* from its environment, so the
+#   switch goes into its configuration; the supervisor restarts the edge,
+#   which reads it again.
+no_cache () {
+    local config=$COMPTOIR_TEST_CONFIG pid i
+    python3 scripts/cfgpatch.py "$config" "$config.nocache" "edge/cache=0" \
+        && mv "$config.nocache" "$config" || return 1
+    pid=$(pgrep -f "comptoir-edge --config $config" | head -1)
+    if [ -z "$pid" ]; then
+        echo "bench: no edge process to restart" >&2
+        return 1
+    fi
+    kill "$pid"
+    for i in $(seq 1 50); do
+        if ! kill -0 "$pid" 2>/dev/null && curl -sf -o /dev/null "$COMPTOIR_TEST_EDGE/ready"; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "bench: the edge did not come back without its cache" >&2
+    return 1
 }
 
 bench_http () {
@@ -115,7 +152,11 @@ EOF
     nginx -p "$ROOT/$B" -c "$ROOT/$B/nginx.conf" -e "$ROOT/$B/nginx-error.log" || return 1
     NGINX_STARTED=1
     sleep 0.3
-    echo "body: $(wc -c <"$B/product.json") bytes (product $id); wrk -t2 -c64 -d${SECONDS_EACH}s"
+    local cache
+    cache=$(curl -s -o /dev/null -D - -H "X-API-Key: $COMPTOIR_TEST_API_KEY" \
+        "$COMPTOIR_TEST_EDGE/api/v1/products/$id" | awk -F': ' 'tolower($1) == "x-cache" {print $2}' | tr -d '\r')
+    echo "body: $(wc -c <"$B/product.json") bytes (product $id); wrk -t2 -c64 -d${SECONDS_EACH}s;" \
+         "edge cache: ${cache:-off}"
     if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/product.json")" != 200 ]; then
         echo "bench: nginx does not serve the body, see $B/nginx-error.log" >&2
         return 1

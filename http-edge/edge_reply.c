@@ -218,15 +218,27 @@ edge_rid_new (char rid [37])
 {
     unsigned char bytes [16];
     randombytes_buf (bytes, sizeof bytes);
-    bytes [6] = (unsigned char) ((bytes [6] & 0x0F) | 0x40);     //  version 4
-    bytes [8] = (unsigned char) ((bytes [8] & 0x3F) | 0x80);     //  variant 10
+    edge_rid_from_bytes (rid, bytes);
+}
+
+//  --------------------------------------------------------------------------
+//  A UUID v4 from 16 random bytes.
+
+void
+edge_rid_from_bytes (char rid [37], const unsigned char bytes [16])
+{
     static const char hex [] = "0123456789abcdef";
     size_t out = 0;
     for (size_t i = 0; i < 16; i++) {
+        unsigned char byte = bytes [i];
+        if (i == 6)
+            byte = (unsigned char) ((byte & 0x0F) | 0x40);     //  version 4
+        if (i == 8)
+            byte = (unsigned char) ((byte & 0x3F) | 0x80);     //  variant 10
         if (i == 4 || i == 6 || i == 8 || i == 10)
             rid [out++] = '-';
-        rid [out++] = hex [bytes [i] >> 4];
-        rid [out++] = hex [bytes [i] & 0x0F];
+        rid [out++] = hex [byte >> 4];
+        rid [out++] = hex [byte & 0x0F];
     }
     rid [out] = 0;
 }
@@ -426,6 +438,13 @@ edge_reply_test (bool verbose)
     assert (rid1 [14] == '4');
     assert (strchr ("89ab", rid1 [19]));
     assert (edge_rid_valid (rid1));
+    unsigned char ones [16];
+    memset (ones, 0xFF, sizeof ones);
+    edge_rid_from_bytes (rid1, ones);
+    assert (streq (rid1, "ffffffff-ffff-4fff-bfff-ffffffffffff"));
+    memset (ones, 0, sizeof ones);
+    edge_rid_from_bytes (rid1, ones);
+    assert (streq (rid1, "00000000-0000-4000-8000-000000000000"));
 
     //  Content types
     assert (edge_content_type_is_json ("application/json"));

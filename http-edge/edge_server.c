@@ -66,7 +66,7 @@
 #define EDGE_TIMEOUT_MS         5000            //  edge/timeout_ms
 #define EDGE_MAX_CONNECTIONS    1024            //  edge/max_connections
 #define EDGE_RETRY_AFTER_S      1               //  edge/retry_after_s
-#define EDGE_HEADER_LIMIT       32768           //  edge/header_limit (bytes per connection)
+#define EDGE_HEADER_LIMIT       16384           //  edge/header_limit (bytes per connection)
 #define EDGE_IDLE_TIMEOUT_S     30              //  edge/idle_timeout_s (keep-alive)
 #define EDGE_READY_CACHE_MS     1000            //  edge/ready_cache_ms
 #define EDGE_PROBE_TIMEOUT_MS   1000            //  edge/probe_timeout_ms (mmi.* calls)
@@ -87,6 +87,7 @@
 #define EDGE_CACHE_SWEEP_MS     1000                //  expired cache entries leave this often
 #define EDGE_METRICS_SERVICE    "_metrics."         //  prefix of the contexts' metrics services
 #define EDGE_SCRAPE_MAX         256                 //  processes asked per /metrics, at most
+#define EDGE_RANDOM_BATCH       4096                //  random bytes drawn at once, for request ids
 
 typedef enum {
     KIND_API,           //  a route of the table, answered by a context
@@ -143,6 +144,9 @@ struct _edge_server_t {
     int64_t cache_sweep_at;         //  zclock_mono of the next sweep
     uint64_t cache_reported [EDGE_CACHE_REASONS];   //  removals already in the metrics
     zhashx_t *scrapes;              //  cid -> edge_request_t waiting for a /metrics part
+    zhashx_t *leaders;              //  cache key -> the miss in flight for it
+    unsigned char random [EDGE_RANDOM_BATCH];       //  for request ids: 16 bytes each
+    size_t random_used;
     //  settings
     char *openapi_path;
     int64_t body_limit;
@@ -179,6 +183,9 @@ struct _edge_request_t {
     char *cache_key;                //  a miss to store, or NULL
     uint64_t cache_generation;      //  of the route's service when the miss left
     int64_t cache_age_s;            //  a hit: seconds since it was stored
+    zlistx_t *followers;            //  a miss in flight: requests for the same key waiting
+    edge_request_t *leader;         //  a follower: the miss it waits for
+    void *leader_handle;            //  its place in the leader's followers
     scrape_t *scrape;               //  admin /metrics: its fan-out, or NULL
 };
 
@@ -230,6 +237,38 @@ s_request_destroy (edge_request_t **self_p)
     if (!self)
         return;
     edge_server_t *server = self->server;
+    //  A follower leaves its leader; a leader that leaves with followers
+    //  hands them its request in flight, so they are not asked again.
+    if (self->leader)
+        zlistx_delete (self->leader->followers, self->leader_handle);
+    if (self->cache_key && zhashx_lookup (server->leaders, self->cache_key) == self) {
+        edge_request_t *heir = self->followers
+                             ? (edge_request_t *) zlistx_first (self->followers) : NULL;
+        if (heir && self->cid) {
+            zlistx_delete (self->followers, heir->leader_handle);
+            heir->leader = NULL;
+            heir->leader_handle = NULL;
+            heir->cid = self->cid;
+            self->cid = NULL;
+            zhashx_update (server->waiting, heir->cid, heir);
+            heir->followers = self->followers;
+            self->followers = NULL;
+            edge_request_t *follower = (edge_request_t *) zlistx_first (heir->followers);
+            while (follower) {
+                follower->leader = heir;
+                follower = (edge_request_t *) zlistx_next (heir->followers);
+            }
+            free (heir->cache_key);
+            heir->cache_key = self->cache_key;
+            self->cache_key = NULL;
+            heir->cache_generation = self->cache_generation;
+            heir->cache_state = CACHE_MISS;
+            zhashx_update (server->leaders, heir->cache_key, heir);
+        }
+        else
+            zhashx_delete (server->leaders, self->cache_key);
+    }
+    zlistx_destroy (&self->followers);
     if (self->cid) {
         zhashx_delete (server->waiting, self->cid);
         free (self->cid);
@@ -851,8 +890,9 @@ s_route_count (edge_server_t *server, const char *name, const char *route_label)
 
 //  --------------------------------------------------------------------------
 //  A request to a cached route: answer it from the cache when the answer
-//  is there (returns true), else remember its key so that the answer is
-//  stored when it comes (returns false).
+//  is there, or wait for the same read in flight (returns true: the
+//  request is answered or parked), else remember its key so that the
+//  answer is stored when it comes (returns false: send it).
 
 static bool
 s_cache_answer (edge_request_t *self)
@@ -877,9 +917,29 @@ s_cache_answer (edge_request_t *self)
             return true;
         }
     }
+    //  The same read already on its way: wait for its answer instead of
+    //  sending another. Without this, every connection asking for a hot
+    //  entry when it expires goes to the database at the same moment.
+    edge_request_t *leader = (edge_request_t *) zhashx_lookup (server->leaders, text);
+    if (leader) {
+        if (!leader->followers)
+            leader->followers = zlistx_new ();
+        self->leader_handle = leader->followers
+                            ? zlistx_add_end (leader->followers, self) : NULL;
+        if (self->leader_handle) {
+            self->leader = leader;
+            self->dispatched = true;
+            MHD_suspend_connection (self->connection);
+            s_route_count (server, "comptoir_edge_cache_coalesced_total", self->route_label);
+            s_cache_key_free (&key);
+            return true;
+        }
+    }
     s_route_count (server, "comptoir_edge_cache_misses_total", self->route_label);
     self->cache_key = strdup (text);
     self->cache_generation = edge_cache_generation (server->cache, self->route->service);
+    if (self->cache_key && !leader)
+        zhashx_insert (server->leaders, self->cache_key, self);
     s_cache_key_free (&key);
     return false;
 }
@@ -931,7 +991,7 @@ s_api_complete (edge_request_t *self)
     }
     if (server->cache && edge_route_cached (self->route) && s_cache_answer (self)) {
         json_decref (data);
-        return s_request_answer (self);
+        return self->leader ? MHD_YES : s_request_answer (self);
     }
 
     envelope_t *envelope = envelope_new_request (self->route->verb);
@@ -1213,6 +1273,21 @@ s_request_complete (edge_request_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  A new request id, from random bytes drawn a batch at a time.
+
+static void
+s_request_id_new (edge_server_t *self, char rid [EDGE_RID_MAX + 1])
+{
+    if (self->random_used + 16 > sizeof self->random) {
+        randombytes_buf (self->random, sizeof self->random);
+        self->random_used = 0;
+    }
+    edge_rid_from_bytes (rid, self->random + self->random_used);
+    sodium_memzero (self->random + self->random_used, 16);
+    self->random_used += 16;
+}
+
+//  --------------------------------------------------------------------------
 //  libmicrohttpd's access handler: called at headers, for each body chunk,
 //  at the end, and again after a resume.
 
@@ -1250,7 +1325,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         if (edge_rid_valid (rid))
             snprintf (self->rid, sizeof self->rid, "%s", rid);
         else
-            edge_rid_new (self->rid);
+            s_request_id_new (server, self->rid);
         const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
                                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
         self->has_body = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
@@ -1336,6 +1411,22 @@ s_handle_reply (edge_server_t *self, envelope_t *reply)
                               request->cache_generation, request->route->cache_ttl_ms,
                               answer->content_type, answer->body, answer->body_size,
                               zclock_mono ());
+        if (request->cache_key && zhashx_lookup (self->leaders, request->cache_key) == request)
+            zhashx_delete (self->leaders, request->cache_key);
+        //  The requests that waited for this read get its answer, each
+        //  with its own request id (an error body names it).
+        edge_request_t *follower = request->followers
+                                 ? (edge_request_t *) zlistx_first (request->followers) : NULL;
+        while (follower) {
+            follower->leader = NULL;
+            follower->leader_handle = NULL;
+            follower->cache_state = reply->status == 200 ? CACHE_HIT : CACHE_MISS;
+            follower->cache_age_s = 0;
+            s_request_resume (follower, edge_reply_from_envelope (reply, follower->rid,
+                                                                  follower->path));
+            follower = (edge_request_t *) zlistx_next (request->followers);
+        }
+        zlistx_destroy (&request->followers);
     }
     else
     if (request->kind == KIND_SERVICES) {
@@ -1419,6 +1510,7 @@ edge_server_new (settings_t *settings)
         return NULL;
     edge_server_t *self = (edge_server_t *) zmalloc (sizeof (edge_server_t));
     self->settings = settings;
+    self->random_used = sizeof self->random;    //  drawn at the first request
     self->body_limit = settings_get_int (settings, "edge/body_limit", EDGE_BODY_LIMIT);
     self->timeout_ms = settings_get_int (settings, "edge/timeout_ms", EDGE_TIMEOUT_MS);
     self->retry_after_s = settings_get_int (settings, "edge/retry_after_s", EDGE_RETRY_AFTER_S);
@@ -1431,13 +1523,15 @@ edge_server_new (settings_t *settings)
         self->timeout_ms = EDGE_TIMEOUT_MS;
     self->waiting = zhashx_new ();
     self->scrapes = zhashx_new ();
+    self->leaders = zhashx_new ();
     self->ready_waiters = zlistx_new ();
     self->metrics = metrics_new ();
     self->keys = edge_keys_new ();
     self->public_listener.server = self;
     self->admin_listener.server = self;
     self->admin_listener.admin = true;
-    if (!self->openapi_path || !self->waiting || !self->scrapes || !self->ready_waiters
+    if (!self->openapi_path || !self->waiting || !self->scrapes || !self->leaders
+    ||  !self->ready_waiters
     ||  !self->metrics || !self->keys) {
         edge_server_destroy (&self);
         return NULL;
@@ -1491,6 +1585,9 @@ edge_server_new (settings_t *settings)
                          "Requests answered from the edge's response cache, by route");
         metrics_declare (self->metrics, "comptoir_edge_cache_misses_total", "counter",
                          "Requests to a cached route that went to their context, by route");
+        metrics_declare (self->metrics, "comptoir_edge_cache_coalesced_total", "counter",
+                         "Requests that missed while the same read was in flight, and waited "
+                         "for its answer, by route");
         metrics_declare (self->metrics, "comptoir_edge_cache_entries", "gauge",
                          "Answers held in the edge's response cache");
         metrics_declare (self->metrics, "comptoir_edge_cache_evictions_total", "counter",
@@ -1586,6 +1683,25 @@ edge_server_destroy (edge_server_t **self_p)
             request = (edge_request_t *) zlistx_next (waiting);
         }
         zlistx_destroy (&waiting);
+        //  Followers wait for no cid of their own: their leaders were just
+        //  answered 503 above, so answer them the same.
+        waiting = zhashx_values (self->leaders);
+        request = waiting ? (edge_request_t *) zlistx_first (waiting) : NULL;
+        while (request) {
+            edge_request_t *follower = request->followers
+                                     ? (edge_request_t *) zlistx_first (request->followers) : NULL;
+            while (follower) {
+                follower->leader = NULL;
+                s_request_resume (follower, edge_reply_error (503, "service_unavailable",
+                                                              "the edge is shutting down",
+                                                              follower->rid, NULL));
+                follower = (edge_request_t *) zlistx_next (request->followers);
+            }
+            if (request->followers)
+                zlistx_purge (request->followers);
+            request = (edge_request_t *) zlistx_next (waiting);
+        }
+        zlistx_destroy (&waiting);
         waiting = zhashx_values (self->scrapes);
         request = waiting ? (edge_request_t *) zlistx_first (waiting) : NULL;
         while (request) {
@@ -1622,6 +1738,7 @@ edge_server_destroy (edge_server_t **self_p)
     metrics_destroy (&self->metrics);
     zhashx_destroy (&self->waiting);
     zhashx_destroy (&self->scrapes);
+    zhashx_destroy (&self->leaders);
     edge_cache_destroy (&self->cache);
     zlistx_destroy (&self->ready_waiters);
     json_decref (self->ready_missing);
@@ -1951,6 +2068,8 @@ s_fake_broker_answer (const char *service, const envelope_t *request, int *reach
     const char *id = json_string_value (json_object_get (json_object_get (request->body, "params"), "id"));
     if (id && streq (id, "404"))
         return envelope_new_error (request, 404, "not_found", "no such thing", NULL);
+    if (id && streq (id, "slow"))
+        zclock_sleep (300);         //  long enough for other reads of it to arrive
     if (id && streq (id, "big"))
         return envelope_new_reply (request, 200, json_pack ("{s:s, s:s}", "id", id, "padding",
             "0123456789012345678901234567890123456789012345678901234567890123456789"));
@@ -2124,6 +2243,45 @@ s_test_with_broker (const char *dir, const char *keys_dir, bool verbose)
     assert (streq (s_header_of (response, "X-Cache", value, sizeof value), "HIT"));
     assert (streq (s_body_of (response), body));
 
+    //  Reads of an entry that is on its way wait for it: one goes to the
+    //  context, the others get its answer, each with its own request id
+    int fds [5];
+    for (int i = 0; i < 5; i++) {
+        fds [i] = socket (AF_INET, SOCK_STREAM, 0);
+        struct timeval tv = { 5, 0 };
+        setsockopt (fds [i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+        assert (connect (fds [i], (struct sockaddr *) &sin, sizeof sin) == 0);
+        char request [256];
+        snprintf (request, sizeof request, "GET /api/v1/things/slow HTTP/1.1\r\nHost: t\r\n"
+                  "Connection: close\r\nX-Request-ID: herd-%d\r\n%s\r\n", i, key);
+        assert (send (fds [i], request, strlen (request), 0) == (ssize_t) strlen (request));
+        if (i == 0)
+            zclock_sleep (50);      //  the first is the one in flight
+    }
+    int misses = 0;
+    char herd_body [256] = "";
+    for (int i = 0; i < 5; i++) {
+        size_t got = 0;
+        ssize_t rc;
+        while (got < sizeof response - 1
+           && (rc = recv (fds [i], response + got, sizeof response - 1 - got, 0)) > 0)
+            got += (size_t) rc;
+        response [got] = 0;
+        close (fds [i]);
+        assert (s_status_of (response) == 200);
+        char rid [32];
+        snprintf (rid, sizeof rid, "herd-%d", i);
+        assert (streq (s_header_of (response, "X-Request-ID", value, sizeof value), rid));
+        misses += streq (s_header_of (response, "X-Cache", value, sizeof value), "MISS");
+        if (i == 0)
+            snprintf (herd_body, sizeof herd_body, "%s", s_body_of (response));
+        assert (streq (s_body_of (response), herd_body));
+    }
+    assert (misses == 1);
+    assert (strstr (herd_body, "\"id\":\"slow\""));
+
     //  After the TTL the context is asked again
     zclock_sleep (450);
     s_get (port, "/api/v1/things/1", key, response, sizeof response);
@@ -2141,8 +2299,11 @@ s_test_with_broker (const char *dir, const char *keys_dir, bool verbose)
     if (verbose)
         printf ("\n%s\n", response);
     assert (strstr (response, "comptoir_edge_cache_hits_total{route=\"/api/v1/things/{id}\"} 3\n"));
-    assert (strstr (response, "comptoir_edge_cache_misses_total{route=\"/api/v1/things/{id}\"} 8\n"));
-    assert (strstr (response, "comptoir_edge_cache_entries 1\n"));
+    assert (strstr (response, "comptoir_edge_cache_misses_total{route=\"/api/v1/things/{id}\"} 9\n"));
+    assert (strstr (response, "comptoir_edge_cache_coalesced_total{route=\"/api/v1/things/{id}\"} 4\n"));
+    //  things/1, and things/slow until the sweep sees it expired
+    assert (strstr (response, "comptoir_edge_cache_entries 1\n")
+         || strstr (response, "comptoir_edge_cache_entries 2\n"));
     assert (strstr (response, "comptoir_edge_cache_evictions_total{reason=\"invalidated\"} 2\n"));
     assert (strstr (response, "comptoir_broker_requests_total 5\n"));
     assert (strstr (response, "comptoir_context_requests_total{process=\"thing-1\"} 3\n"));

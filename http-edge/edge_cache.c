@@ -29,6 +29,7 @@ typedef struct {
     char *key;                      //  inside this allocation
     service_t *service;             //  belongs to the services hash
     void *handle;                   //  in the recency list
+    size_t bytes;                   //  key and body, counted against max_bytes
 } entry_t;
 
 struct _edge_cache_t {
@@ -37,6 +38,8 @@ struct _edge_cache_t {
     zhashx_t *services;             //  name -> service_t (owned)
     size_t max_entries;
     size_t max_body;
+    size_t max_bytes;
+    size_t bytes;                   //  held now
     uint64_t removed [EDGE_CACHE_REASONS];
 };
 
@@ -44,7 +47,7 @@ struct _edge_cache_t {
 //  Create a cache.
 
 edge_cache_t *
-edge_cache_new (size_t max_entries, size_t max_body)
+edge_cache_new (size_t max_entries, size_t max_body, size_t max_bytes)
 {
     edge_cache_t *self = (edge_cache_t *) zmalloc (sizeof (edge_cache_t));
     self->entries = zhashx_new ();
@@ -60,6 +63,7 @@ edge_cache_new (size_t max_entries, size_t max_body)
     zhashx_set_destructor (self->services, (zhashx_destructor_fn *) zstr_free);
     self->max_entries = max_entries;
     self->max_body = max_body;
+    self->max_bytes = max_bytes;
     return self;
 }
 
@@ -113,6 +117,7 @@ s_entry_remove (edge_cache_t *self, entry_t *entry, edge_cache_reason_t reason)
     zlistx_delete (self->recency, entry->handle);
     zhashx_delete (self->entries, entry->key);
     self->removed [reason]++;
+    self->bytes -= entry->bytes;
     free (entry);
 }
 
@@ -142,11 +147,13 @@ edge_cache_store (edge_cache_t *self, const char *key, const char *service,
     if (ttl_ms <= 0 || self->max_entries == 0 || body_size > self->max_body
     || (body_size > 0 && !body))
         return -1;
+    size_t key_size = strlen (key) + 1;
+    if (key_size + body_size > self->max_bytes)
+        return -1;
     service_t *record = s_service_require (self, service);
     if (!record || generation != record->generation)
         return -1;                  //  a write came between the read and its answer
 
-    size_t key_size = strlen (key) + 1;
     entry_t *entry = (entry_t *) malloc (sizeof (entry_t) + key_size + body_size);
     if (!entry)
         return -1;
@@ -161,14 +168,17 @@ edge_cache_store (edge_cache_t *self, const char *key, const char *service,
     entry->view.stored_at = now;
     entry->view.expires_at = now + ttl_ms;
     entry->service = record;
+    entry->bytes = key_size + body_size;
 
     entry_t *old = (entry_t *) zhashx_lookup (self->entries, key);
     if (old) {                      //  a newer answer for the same key
         zlistx_delete (self->recency, old->handle);
         zhashx_delete (self->entries, old->key);
+        self->bytes -= old->bytes;
         free (old);
     }
-    while (zhashx_size (self->entries) >= self->max_entries) {
+    while (zhashx_size (self->entries) >= self->max_entries
+       ||  self->bytes + entry->bytes > self->max_bytes) {
         entry_t *oldest = (entry_t *) zlistx_first (self->recency);
         if (!oldest)
             break;
@@ -184,6 +194,7 @@ edge_cache_store (edge_cache_t *self, const char *key, const char *service,
         free (entry);
         return -1;
     }
+    self->bytes += entry->bytes;
     return 0;
 }
 
@@ -261,6 +272,13 @@ edge_cache_size (edge_cache_t *self)
     return zhashx_size (self->entries);
 }
 
+size_t
+edge_cache_bytes (edge_cache_t *self)
+{
+    assert (self);
+    return self->bytes;
+}
+
 uint64_t
 edge_cache_removed (edge_cache_t *self, edge_cache_reason_t reason)
 {
@@ -279,7 +297,7 @@ edge_cache_test (bool verbose)
     const char *json = "application/json";
 
     //  A body comes back as stored, until its TTL
-    edge_cache_t *cache = edge_cache_new (3, 16);
+    edge_cache_t *cache = edge_cache_new (3, 16, 1 << 20);
     assert (cache);
     assert (edge_cache_lookup (cache, "a", 0) == NULL);
     assert (edge_cache_store (cache, "a", "product", 0, 100, json, "{\"id\":1}", 8, 1000) == 0);
@@ -317,7 +335,7 @@ edge_cache_test (bool verbose)
     assert (cache == NULL);
 
     //  LRU bound: the least recently used leaves first
-    cache = edge_cache_new (3, 1024);
+    cache = edge_cache_new (3, 1024, 1 << 20);
     assert (edge_cache_store (cache, "1", "product", 0, 1000, json, "one", 3, 0) == 0);
     assert (edge_cache_store (cache, "2", "product", 0, 1000, json, "two", 3, 0) == 0);
     assert (edge_cache_store (cache, "3", "product", 0, 1000, json, "three", 5, 0) == 0);
@@ -340,14 +358,40 @@ edge_cache_test (bool verbose)
     assert (edge_cache_lookup (cache, "k996", 11) == NULL);
     edge_cache_destroy (&cache);
 
+    //  Bytes bound: keys and bodies in all; the least recently used leave
+    cache = edge_cache_new (100, 1024, 100);
+    char body [64];
+    memset (body, 'x', sizeof body);
+    assert (edge_cache_store (cache, "a", "product", 0, 1000, json, body, 40, 0) == 0);
+    assert (edge_cache_bytes (cache) == 42);            //  "a" and its NUL, 40 bytes
+    assert (edge_cache_store (cache, "b", "product", 0, 1000, json, body, 40, 0) == 0);
+    assert (edge_cache_bytes (cache) == 84);
+    assert (edge_cache_store (cache, "c", "product", 0, 1000, json, body, 40, 0) == 0);
+    assert (edge_cache_bytes (cache) == 84);            //  "a" left for "c"
+    assert (edge_cache_lookup (cache, "a", 1) == NULL);
+    assert (edge_cache_lookup (cache, "b", 1) && edge_cache_lookup (cache, "c", 1));
+    assert (edge_cache_removed (cache, EDGE_CACHE_EVICTED) == 1);
+    //  Replacing an entry counts its new size only
+    assert (edge_cache_store (cache, "c", "product", 0, 1000, json, body, 10, 0) == 0);
+    assert (edge_cache_bytes (cache) == 54);
+    //  An entry bigger than the whole budget is refused, and evicts nothing
+    assert (edge_cache_store (cache, "d", "product", 0, 1000, json, body, 64, 0) == 0);
+    assert (edge_cache_store (cache, "toolong", "product", 0, 1000, json, body, 95, 0) == -1);
+    assert (edge_cache_bytes (cache) <= 100 && edge_cache_lookup (cache, "d", 1));
+    size_t held = edge_cache_size (cache);
+    assert (held == 2);
+    assert (edge_cache_invalidate (cache, "product") == held);
+    assert (edge_cache_bytes (cache) == 0);
+    edge_cache_destroy (&cache);
+
     //  A cache of no entries keeps nothing
-    cache = edge_cache_new (0, 1024);
+    cache = edge_cache_new (0, 1024, 1 << 20);
     assert (edge_cache_store (cache, "1", "product", 0, 1000, json, "one", 3, 0) == -1);
     assert (edge_cache_size (cache) == 0);
     edge_cache_destroy (&cache);
 
     //  Invalidation by service: only that service's entries leave
-    cache = edge_cache_new (100, 1024);
+    cache = edge_cache_new (100, 1024, 1 << 20);
     assert (edge_cache_generation (cache, "product") == 0);
     assert (edge_cache_store (cache, "p1", "product", 0, 1000, json, "p1", 2, 0) == 0);
     assert (edge_cache_store (cache, "p2", "product", 0, 1000, json, "p2", 2, 0) == 0);

@@ -12,9 +12,11 @@
     edge's whole answer path (API key, a new X-Request-ID, access log line,
     metrics), and only the context's part is skipped.
 
-    Bounded on every axis: at most max_entries entries (the least recently
-    used leaves first), no body over max_body bytes, and every entry leaves
-    at its TTL, lazily when looked up and on the caller's periodic sweep.
+    Bounded on every axis: at most max_entries entries and max_bytes bytes
+    of keys and bodies in all (the least recently used leave first, so a
+    client asking for many distinct URLs only pushes entries out), no body
+    over max_body bytes, and every entry leaves at its TTL, lazily when
+    looked up and on the caller's periodic sweep.
 
     Consistency: every entry belongs to one service. A write through this
     edge drops every entry of its service (edge_cache_invalidate) and bumps
@@ -55,9 +57,10 @@ typedef enum {
     EDGE_CACHE_REASONS = 3
 } edge_cache_reason_t;
 
-//  A cache of at most max_entries bodies of at most max_body bytes each.
-//  Returns NULL on allocation failure.
-edge_cache_t *edge_cache_new (size_t max_entries, size_t max_body);
+//  A cache of at most max_entries bodies of at most max_body bytes each,
+//  holding at most max_bytes of keys and bodies in all. Returns NULL on
+//  allocation failure.
+edge_cache_t *edge_cache_new (size_t max_entries, size_t max_body, size_t max_bytes);
 
 void edge_cache_destroy (edge_cache_t **self_p);
 
@@ -67,7 +70,8 @@ uint64_t edge_cache_generation (edge_cache_t *self, const char *service);
 
 //  Keep a body under key for ttl_ms from now, for service. Copies key and
 //  body. Replaces an entry with the same key. Returns 0, or -1 when it is
-//  not stored: ttl_ms <= 0, a body over max_body, max_entries 0, a
+//  not stored: ttl_ms <= 0, a body over max_body, max_entries 0, key and
+//  body over max_bytes, a
 //  generation older than the service's current one, no memory.
 int edge_cache_store (edge_cache_t *self, const char *key, const char *service,
                       uint64_t generation, int64_t ttl_ms, const char *content_type,
@@ -86,6 +90,9 @@ size_t edge_cache_sweep (edge_cache_t *self, int64_t now);
 
 //  Number of entries held (some may be expired until the next sweep).
 size_t edge_cache_size (edge_cache_t *self);
+
+//  Bytes of keys and bodies held.
+size_t edge_cache_bytes (edge_cache_t *self);
 
 //  Entries removed for a reason since the cache was created.
 uint64_t edge_cache_removed (edge_cache_t *self, edge_cache_reason_t reason);

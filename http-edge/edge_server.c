@@ -74,6 +74,7 @@
 #define EDGE_CACHE              1               //  edge/cache (0: no response cache at all)
 #define EDGE_CACHE_MAX_ENTRIES  10000           //  edge/cache_max_entries
 #define EDGE_CACHE_MAX_BODY     65536           //  edge/cache_max_body (bytes)
+#define EDGE_CACHE_MAX_BYTES    (64 * 1024 * 1024)  //  edge/cache_max_bytes (keys and bodies in all)
 #define EDGE_ROUTES             "etc/routes.cfg"    //  edge/routes
 #define EDGE_OPENAPI            "docs/openapi.yaml" //  edge/openapi
 #define EDGE_KEYS_DIR           "var/keys"          //  keys/dir
@@ -1028,6 +1029,8 @@ s_cache_metrics (edge_server_t *self)
         return;
     metrics_gauge_set (self->metrics, "comptoir_edge_cache_entries", NULL,
                        (double) edge_cache_size (self->cache));
+    metrics_gauge_set (self->metrics, "comptoir_edge_cache_bytes", NULL,
+                       (double) edge_cache_bytes (self->cache));
     static const char *reasons [EDGE_CACHE_REASONS] = {
         "reason=\"capacity\"", "reason=\"expired\"", "reason=\"invalidated\""
     };
@@ -1574,8 +1577,10 @@ edge_server_new (settings_t *settings)
         int64_t max_entries = settings_get_int (settings, "edge/cache_max_entries",
                                                 EDGE_CACHE_MAX_ENTRIES);
         int64_t max_body = settings_get_int (settings, "edge/cache_max_body", EDGE_CACHE_MAX_BODY);
+        int64_t max_bytes = settings_get_int (settings, "edge/cache_max_bytes", EDGE_CACHE_MAX_BYTES);
         self->cache = edge_cache_new (max_entries > 0 ? (size_t) max_entries : 0,
-                                      max_body > 0 ? (size_t) max_body : 0);
+                                      max_body > 0 ? (size_t) max_body : 0,
+                                      max_bytes > 0 ? (size_t) max_bytes : 0);
         if (!self->cache) {
             edge_server_destroy (&self);
             return NULL;
@@ -1590,6 +1595,8 @@ edge_server_new (settings_t *settings)
                          "for its answer, by route");
         metrics_declare (self->metrics, "comptoir_edge_cache_entries", "gauge",
                          "Answers held in the edge's response cache");
+        metrics_declare (self->metrics, "comptoir_edge_cache_bytes", "gauge",
+                         "Bytes of keys and bodies held in the edge's response cache");
         metrics_declare (self->metrics, "comptoir_edge_cache_evictions_total", "counter",
                          "Answers that left the cache, by reason (capacity, expired, invalidated)");
         s_cache_metrics (self);

@@ -79,6 +79,14 @@ sys_seed () {
         psql -X -q -v ON_ERROR_STOP=1 "$conninfo" -f "$seed" >/dev/null || return 1
         touch "$markers/.seeded-$ctx"
     done
+    #   Demo accounts have passwords, which no seed file may hold: the
+    #   customer context draws them at random, writes them to
+    #   MARKER_DIR/demo-accounts.txt (0600) and prints them, once.
+    case " ${contexts:-product} " in
+        *" customer "*)
+            actors/customer/comptoir-customer --config "$config" \
+                --demo-accounts "$markers/demo-accounts.txt" || return 1 ;;
+    esac
 }
 
 #   sys_pid_of PIDFILE : the pid in the file when that process is alive.

@@ -76,6 +76,7 @@ testenv_start () {
         "edge/port=$EDGE_TEST_PORT"
         "edge/admin_port=$ADMIN_TEST_PORT"
         "edge/consumers/demo/key_file=$T/keys/api/demo.key"
+        "auth/jwt_keys_dir=$T/keys/jwt"
         "redis/host=127.0.0.1"
         "redis/port=$REDIS_TEST_PORT"
         "product/instances=2"

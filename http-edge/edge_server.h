@@ -8,6 +8,9 @@
     connection suspended; when the reply comes back (matched by correlation
     id) the connection is resumed and answered. One thread serves every
     connection, with no thread per request and no hop between threads.
+    The public catalog reads may be answered from a response cache
+    (edge_cache, routes with cache_ttl_ms); the admin /metrics gathers the
+    broker's and every context process's metrics (edge_metrics).
     =========================================================================
 */
 #ifndef COMPTOIR_EDGE_SERVER_H

@@ -625,6 +625,194 @@ envelope_decode (const byte *data, size_t size, const char **error)
 }
 
 //  --------------------------------------------------------------------------
+//  Peek helpers. They read elements that s_scan has checked, so every
+//  length fits in the frame.
+
+//  A string at p: its bytes and length. Returns -1 when p is not a string.
+static int
+s_peek_str (const byte *p, const byte **ptr, size_t *len)
+{
+    byte tag = p [0];
+    size_t header;
+    if ((tag & 0xe0) == 0xa0) {
+        *len = tag & 0x1f;
+        header = 1;
+    }
+    else
+    if (tag == 0xd9 || tag == 0xda || tag == 0xdb) {
+        int len_bytes = tag == 0xd9 ? 1 : tag == 0xda ? 2 : 4;
+        *len = (size_t) s_read_be (p + 1, len_bytes);
+        header = 1 + (size_t) len_bytes;
+    }
+    else
+        return -1;
+    *ptr = p + header;
+    return 0;
+}
+
+//  A header string as s_header_str accepts it: a string, short, no NUL.
+static int
+s_peek_header_str (const byte *p, const byte **ptr, size_t *len)
+{
+    if (s_peek_str (p, ptr, len) || *len > ENVELOPE_MAX_STRING || memchr (*ptr, 0, *len))
+        return -1;
+    return 0;
+}
+
+//  An integer at p, in [min, max], as s_header_int accepts it.
+static int
+s_peek_int (const byte *p, int64_t *value, int64_t min, int64_t max)
+{
+    byte tag = p [0];
+    int64_t v;
+    if (tag <= 0x7f)
+        v = tag;
+    else
+    if (tag >= 0xe0)
+        v = (int8_t) tag;
+    else {
+        switch (tag) {
+            case 0xcc: v = p [1]; break;
+            case 0xcd: v = (int64_t) s_read_be (p + 1, 2); break;
+            case 0xce: v = (int64_t) s_read_be (p + 1, 4); break;
+            case 0xcf:
+                if (s_read_be (p + 1, 8) > (uint64_t) INT64_MAX)
+                    return -1;
+                v = (int64_t) s_read_be (p + 1, 8);
+                break;
+            case 0xd0: v = (int8_t) p [1]; break;
+            case 0xd1: v = (int16_t) s_read_be (p + 1, 2); break;
+            case 0xd2: v = (int32_t) s_read_be (p + 1, 4); break;
+            case 0xd3: v = (int64_t) s_read_be (p + 1, 8); break;
+            default: return -1;
+        }
+    }
+    if (v < min || v > max)
+        return -1;
+    *value = v;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Why: a router (the broker) needs three header fields of every request;
+//  building the body in jansson to read them cost it more than all its own
+//  routing work. This walks the top-level map once, checking every element
+//  with s_scan and every header field as s_decode_map does.
+
+int
+envelope_peek (const byte *data, size_t size, bool *retryable, int64_t *deadline,
+               char *cid, size_t cid_size)
+{
+    //  One pass: the top-level map's header here, then s_scan checks each
+    //  key and value as it would inside a scan of the whole frame.
+    if (!data || size == 0 || size > ENVELOPE_MAX_SIZE)
+        return -1;
+    byte tag = data [0];
+    uint64_t pairs;
+    size_t pos;
+    if ((tag & 0xf0) == 0x80) {
+        pairs = tag & 0x0f;
+        pos = 1;
+    }
+    else
+    if ((tag == 0xde && size >= 3) || (tag == 0xdf && size >= 5)) {
+        pairs = s_read_be (data + 1, tag == 0xde ? 2 : 4);
+        pos = tag == 0xde ? 3 : 5;
+    }
+    else
+        return -1;                      //  not a map, or truncated
+    if (2 * pairs > size - pos)
+        return -1;                      //  more entries than bytes
+
+    int64_t version = 0, kind = 0, status = 0, dl = 0, number = 0;
+    bool retry = false;
+    const byte *cid_ptr = NULL, *verb_ptr = NULL;
+    size_t cid_len = 0, verb_len = 0;
+    for (uint64_t index = 0; index < pairs; index++) {
+        const byte *key, *value_ptr;
+        size_t key_len, value_len;
+        size_t key_at = pos;
+        if (s_scan (data, size, &pos, 1) || s_peek_str (data + key_at, &key, &key_len))
+            return -1;                  //  malformed, or not a string key
+        size_t value_at = pos;
+        if (s_scan (data, size, &pos, 1))
+            return -1;
+        const byte *p = data + value_at;
+        #define S_KEY_IS(name) (key_len == sizeof (name) - 1 && memcmp (key, name, key_len) == 0)
+        if (S_KEY_IS ("v")) {
+            if (s_peek_int (p, &version, 1, 1000))
+                return -1;
+        }
+        else
+        if (S_KEY_IS ("k")) {
+            if (s_peek_int (p, &kind, ENVELOPE_REQUEST, ENVELOPE_REPLY))
+                return -1;
+        }
+        else
+        if (S_KEY_IS ("cid")) {
+            if (s_peek_header_str (p, &cid_ptr, &cid_len))
+                return -1;
+        }
+        else
+        if (S_KEY_IS ("verb")) {
+            if (s_peek_header_str (p, &verb_ptr, &verb_len))
+                return -1;
+        }
+        else
+        if (S_KEY_IS ("rid") || S_KEY_IS ("sub") || S_KEY_IS ("role") || S_KEY_IS ("cons")
+        ||  S_KEY_IS ("ikey")) {
+            if (s_peek_header_str (p, &value_ptr, &value_len))
+                return -1;
+        }
+        else
+        if (S_KEY_IS ("dl")) {
+            if (s_peek_int (p, &dl, 0, INT64_MAX))
+                return -1;
+        }
+        else
+        if (S_KEY_IS ("store")) {
+            if (s_peek_int (p, &number, 0, INT64_MAX))
+                return -1;
+        }
+        else
+        if (S_KEY_IS ("retry")) {
+            if (p [0] != 0xc2 && p [0] != 0xc3)
+                return -1;
+            retry = p [0] == 0xc3;
+        }
+        else
+        if (S_KEY_IS ("status")) {
+            if (s_peek_int (p, &status, 100, 599))
+                return -1;
+        }
+        else
+        if (S_KEY_IS ("error")) {
+            if ((p [0] & 0xf0) != 0x80 && p [0] != 0xde && p [0] != 0xdf)
+                return -1;              //  an error is an object
+        }
+        #undef S_KEY_IS
+        //  body and unknown keys: skipped
+    }
+    if (pos != size)
+        return -1;                      //  trailing bytes
+    if (version != ENVELOPE_VERSION || kind == 0 || !cid_ptr
+    ||  (kind == ENVELOPE_REQUEST && verb_len == 0)
+    ||  (kind == ENVELOPE_REPLY && status == 0))
+        return -1;
+    if (cid) {
+        if (cid_len >= cid_size)
+            return -1;
+        memcpy (cid, cid_ptr, cid_len);
+        cid [cid_len] = 0;
+    }
+    if (retryable)
+        *retryable = retry;
+    if (deadline)
+        *deadline = dl;
+    return (int) kind;
+}
+
+//  --------------------------------------------------------------------------
 
 bool
 envelope_expired (const envelope_t *self, int64_t now_ms)
@@ -724,9 +912,56 @@ envelope_test (bool verbose)
     assert (envelope_expired (req, 1790000000000));
     assert (!envelope_expired (req, 1789999999999));
 
-    //  Hostile input: each is refused with a reason, never a crash
+    //  Peek reads the retry marker, deadline and cid without the body
     zframe_t *good = envelope_encode (req);
     size_t good_size = zframe_size (good);
+    bool peek_retry = false;
+    int64_t peek_dl = 0;
+    char peek_cid [ENVELOPE_MAX_STRING + 1];
+    assert (envelope_peek (zframe_data (good), good_size, &peek_retry, &peek_dl,
+                           peek_cid, sizeof peek_cid) == ENVELOPE_REQUEST);
+    assert (peek_retry && peek_dl == 1790000000000 && streq (peek_cid, req->cid));
+    assert (envelope_peek (zframe_data (good), good_size, NULL, NULL, NULL, 0) == ENVELOPE_REQUEST);
+    //  a cid that does not fit the caller's buffer is refused, not cut
+    assert (envelope_peek (zframe_data (good), good_size, NULL, NULL, peek_cid, 8) == -1);
+    {
+        envelope_t *plain = envelope_new_request ("x.y");
+        zframe_t *frame = envelope_encode (plain);
+        peek_retry = true;
+        peek_dl = 5;
+        assert (envelope_peek (zframe_data (frame), zframe_size (frame), &peek_retry, &peek_dl,
+                               peek_cid, sizeof peek_cid) == ENVELOPE_REQUEST);
+        assert (!peek_retry && peek_dl == 0 && streq (peek_cid, plain->cid));
+        zframe_destroy (&frame);
+        envelope_t *answer = envelope_new_error (plain, 503, "x", "y", NULL);
+        frame = envelope_encode (answer);
+        assert (envelope_peek (zframe_data (frame), zframe_size (frame), NULL, NULL,
+                               peek_cid, sizeof peek_cid) == ENVELOPE_REPLY);
+        assert (streq (peek_cid, plain->cid));
+        zframe_destroy (&frame);
+        envelope_destroy (&answer);
+        envelope_destroy (&plain);
+    }
+    assert (envelope_peek ((const byte *) "hello", 5, NULL, NULL, NULL, 0) == -1);
+    assert (envelope_peek (NULL, 0, NULL, NULL, NULL, 0) == -1);
+    for (size_t cut = 0; cut < good_size; cut++)
+        assert (envelope_peek (zframe_data (good), cut, NULL, NULL, NULL, 0) == -1);
+    //  Mutants of a good frame: whatever decode accepts, peek reads the same
+    byte *mutant = (byte *) malloc (good_size);
+    for (int round = 0; round < 20000; round++) {
+        memcpy (mutant, zframe_data (good), good_size);
+        for (int flips = 1 + (int) randombytes_uniform (2); flips > 0; flips--)
+            mutant [randombytes_uniform ((uint32_t) good_size)] = (byte) randombytes_uniform (256);
+        envelope_t *e = envelope_decode (mutant, good_size, NULL);
+        int kind = envelope_peek (mutant, good_size, &peek_retry, &peek_dl, peek_cid, sizeof peek_cid);
+        if (e)
+            assert (kind == (int) e->kind && peek_retry == e->retryable
+                    && peek_dl == e->deadline && streq (peek_cid, e->cid));
+        envelope_destroy (&e);
+    }
+    free (mutant);
+
+    //  Hostile input: each is refused with a reason, never a crash
     for (size_t cut = 0; cut < good_size; cut++)
         s_expect_rejected (zframe_data (good), cut, "truncated", false);
     byte *trailing = (byte *) malloc (good_size + 1);
@@ -778,6 +1013,37 @@ envelope_test (bool verbose)
     const byte version2 [] = { 0x84, 0xa1, 'v', 0x02, 0xa1, 'k', 0x01, 0xa3, 'c', 'i', 'd', 0xa1, 'a',
                                0xa4, 'v', 'e', 'r', 'b', 0xa1, 'x' };
     s_expect_rejected (version2, sizeof version2, "version 2", verbose);
+    //  Peek refuses what decode refuses for its headers; bodies it does not
+    //  convert, so a body JSON cannot hold passes peek (the worker answers 400).
+    const byte *refused [] = { huge_array, huge_map, huge_str, never_used, not_map, no_fields,
+                               wrong_type, no_verb, bad_status, version2 };
+    size_t refused_size [] = { sizeof huge_array, sizeof huge_map, sizeof huge_str,
+                               sizeof never_used, sizeof not_map, sizeof no_fields,
+                               sizeof wrong_type, sizeof no_verb, sizeof bad_status,
+                               sizeof version2 };
+    for (size_t index = 0; index < sizeof refused / sizeof refused [0]; index++)
+        assert (envelope_peek (refused [index], refused_size [index], NULL, NULL, NULL, 0) == -1);
+    assert (envelope_peek (bin_body, sizeof bin_body, NULL, NULL, NULL, 0) == ENVELOPE_REQUEST);
+    assert (envelope_peek (bad_utf8, sizeof bad_utf8, NULL, NULL, NULL, 0) == ENVELOPE_REQUEST);
+    assert (envelope_peek (big_uint, sizeof big_uint, NULL, NULL, NULL, 0) == ENVELOPE_REQUEST);
+    //  {v:1, k:1, cid:"a", verb:"x", retry:1}: retry must be a boolean
+    const byte retry_int [] = { 0x85, 0xa1, 'v', 0x01, 0xa1, 'k', 0x01, 0xa3, 'c', 'i', 'd', 0xa1, 'a',
+                                0xa4, 'v', 'e', 'r', 'b', 0xa1, 'x', 0xa5, 'r', 'e', 't', 'r', 'y', 0x01 };
+    s_expect_rejected (retry_int, sizeof retry_int, "retry as integer", verbose);
+    assert (envelope_peek (retry_int, sizeof retry_int, NULL, NULL, NULL, 0) == -1);
+    //  {v:1, k:1, cid:"a", verb:"x", dl:-1}: a negative deadline
+    const byte dl_negative [] = { 0x85, 0xa1, 'v', 0x01, 0xa1, 'k', 0x01, 0xa3, 'c', 'i', 'd', 0xa1, 'a',
+                                  0xa4, 'v', 'e', 'r', 'b', 0xa1, 'x', 0xa2, 'd', 'l', 0xff };
+    s_expect_rejected (dl_negative, sizeof dl_negative, "negative deadline", verbose);
+    assert (envelope_peek (dl_negative, sizeof dl_negative, NULL, NULL, NULL, 0) == -1);
+    //  the same with dl as uint16 1000 and retry true: both read
+    const byte dl_uint16 [] = { 0x86, 0xa1, 'v', 0x01, 0xa1, 'k', 0x01, 0xa3, 'c', 'i', 'd', 0xa1, 'a',
+                                0xa4, 'v', 'e', 'r', 'b', 0xa1, 'x', 0xa2, 'd', 'l', 0xcd, 0x03, 0xe8,
+                                0xa5, 'r', 'e', 't', 'r', 'y', 0xc3 };
+    peek_retry = false;
+    assert (envelope_peek (dl_uint16, sizeof dl_uint16, &peek_retry, &peek_dl,
+                           peek_cid, sizeof peek_cid) == ENVELOPE_REQUEST);
+    assert (peek_retry && peek_dl == 1000 && streq (peek_cid, "a"));
 
     //  Nesting deeper than the limit is refused on both sides
     json_t *deep = json_array ();
@@ -809,6 +1075,11 @@ envelope_test (bool verbose)
         size_t len = 1 + randombytes_uniform (sizeof noise);
         randombytes_buf (noise, len);
         envelope_t *e = envelope_decode (noise, len, NULL);
+        //  whatever decode accepts, peek accepts with the same fields
+        int kind = envelope_peek (noise, len, &peek_retry, &peek_dl, peek_cid, sizeof peek_cid);
+        if (e)
+            assert (kind == (int) e->kind && peek_retry == e->retryable
+                    && peek_dl == e->deadline && streq (peek_cid, e->cid));
         envelope_destroy (&e);
     }
     envelope_destroy (&req);

@@ -75,6 +75,17 @@ zframe_t *envelope_encode (const envelope_t *self);
 //  NULL it receives a short static reason ("truncated", "bad type: verb"...).
 envelope_t *envelope_decode (const byte *data, size_t size, const char **error);
 
+//  Read only what a router needs from an encoded envelope, without building
+//  the body: the retry marker, the deadline (0 = none) and the correlation
+//  id (copied into cid, NUL-terminated; cid_size must hold 257 bytes to be
+//  sure of room). The whole frame is checked as decode checks it (sizes,
+//  nesting, trailing bytes, header fields' types and ranges, required
+//  fields), except that body and error values are not converted to JSON.
+//  Returns the kind (ENVELOPE_REQUEST or ENVELOPE_REPLY), or -1 when the
+//  frame is not an envelope (then the outputs are left alone).
+int envelope_peek (const byte *data, size_t size, bool *retryable, int64_t *deadline,
+                   char *cid, size_t cid_size);
+
 //  Convert between a jansson value and msgpack bytes (used by the envelope
 //  and by anyone who stores bodies). pack returns 0 / -1.
 int  envelope_json_pack (const json_t *value, void *packer);

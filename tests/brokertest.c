@@ -797,6 +797,21 @@ test_mmi_status_reports_services_and_workers (bool verbose)
     assert (strstr (text, "comptoir_broker_workers{service=\"echo\"} 2"));
     assert (strstr (text, "comptoir_broker_request_seconds"));
     envelope_destroy (&reply);
+
+    //  The broker counts in the service and adds to the registry when it
+    //  renders: the series stay exact from one rendering to the next.
+    for (int index = 0; index < 2; index++) {
+        reply = s_call (&env, "echo", "echo.more", false, 2000);
+        assert (reply && reply->status == 200);
+        envelope_destroy (&reply);
+    }
+    reply = s_call (&env, MDP_MMI_METRICS, "mmi.metrics", false, 2000);
+    assert (reply && reply->status == 200);
+    text = json_string_value (json_object_get (reply->body, "text"));
+    assert (text);
+    assert (strstr (text, "comptoir_broker_requests_total{service=\"echo\"} 6"));
+    assert (strstr (text, "comptoir_broker_replies_total{service=\"echo\"} 6"));
+    envelope_destroy (&reply);
     s_env_stop (&env);
 }
 
@@ -1052,6 +1067,12 @@ test_unused_service_is_freed (bool verbose)
         zclock_sleep (20);
     }
     assert (freed);
+    //  what the freed services counted is still in the metrics
+    reply = s_call (&env, MDP_MMI_METRICS, "mmi.metrics", false, 2000);
+    assert (reply && reply->status == 200);
+    const char *text = json_string_value (json_object_get (reply->body, "text"));
+    assert (text && strstr (text, "comptoir_broker_requests_total{service=\"ghost\"} 1"));
+    envelope_destroy (&reply);
     s_env_stop (&env);
 }
 

@@ -11,6 +11,7 @@
 #include "mdp_worker.h"
 #include "metrics.h"
 #include "pgdb.h"
+#include "request_input.h"
 #include "settings.h"
 
 static const testrunner_case_t s_cases [] = {
@@ -24,6 +25,7 @@ static const testrunner_case_t s_cases [] = {
     { "mdp_client", mdp_client_test },
     { "mdp_worker", mdp_worker_test },
     { "pgdb", pgdb_test },
+    { "request_input", request_input_test },
     { NULL, NULL }
 };
 

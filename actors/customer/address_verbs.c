@@ -89,10 +89,10 @@ s_address_reply (const envelope_t *request, PGresult *res, int status)
 {
     envelope_t *reply;
     if (PQntuples (res) == 0)
-        reply = customer_input_not_found (request, "address");
+        reply = request_input_not_found (request, "address");
     else {
         json_t *address = s_address_json (res, 0);
-        reply = address ? envelope_new_reply (request, status, address) : customer_input_internal (request);
+        reply = address ? envelope_new_reply (request, status, address) : request_input_internal (request);
     }
     PQclear (res);
     return reply;
@@ -120,10 +120,10 @@ static void
 s_read_fields (json_t *data, bool creating, s_fields_t *fields, json_t *details)
 {
     memset (fields, 0, sizeof *fields);
-    customer_input_unknown_fields (data, s_address_fields, details);
+    request_input_unknown_fields (data, s_address_fields, details);
     fields->type = customer_input_text (data, "type", 1, 16, creating, false, NULL, details);
     if (fields->type && !streq (fields->type, "shipping") && !streq (fields->type, "billing"))
-        customer_input_problem (details, "type", "must be shipping or billing");
+        request_input_problem (details, "type", "must be shipping or billing");
     fields->full_name = customer_input_text (data, "full_name", 1, 200, creating, false, NULL, details);
     fields->line1 = customer_input_text (data, "line1", 1, 200, creating, false, NULL, details);
     fields->line2 = customer_input_text (data, "line2", 0, 200, false, true, &fields->has_line2, details);
@@ -142,8 +142,8 @@ s_read_fields (json_t *data, bool creating, s_fields_t *fields, json_t *details)
     if (fields->country_text
     && !(toupper ((unsigned char) fields->country_text [0]) == 'C'
          && toupper ((unsigned char) fields->country_text [1]) == 'A'))
-        customer_input_problem (details, "country", "must be CA (only Canadian addresses are served)");
-    if (customer_input_bool (data, "is_default", &fields->is_default, details) == 1)
+        request_input_problem (details, "country", "must be CA (only Canadian addresses are served)");
+    if (request_input_bool (data, "is_default", &fields->is_default, details) == 1)
         fields->has_default = true;
 }
 
@@ -154,12 +154,12 @@ static envelope_t *
 s_id_param (const envelope_t *request, const char **id)
 {
     int64_t value;
-    *id = customer_input_param (request, "id");
-    if (customer_input_int (*id, 1, INT64_MAX, &value) == 0)
+    *id = request_input_param (request, "id");
+    if (request_input_int (*id, 1, INT64_MAX, &value) == 0)
         return NULL;
     json_t *details = json_array ();
-    customer_input_problem (details, "id", "must be a positive integer");
-    return customer_input_invalid (request, details);
+    request_input_problem (details, "id", "must be a positive integer");
+    return request_input_invalid (request, details);
 }
 
 //  --------------------------------------------------------------------------
@@ -310,12 +310,12 @@ s_write (const envelope_t *request, customer_state_t *self, bool creating)
     json_t *details = json_array ();
     s_fields_t fields;
     memset (&fields, 0, sizeof fields);
-    json_t *data = customer_input_object (request, details);
+    json_t *data = request_input_object (request, details);
     if (data)
         s_read_fields (data, creating, &fields, details);
     if (json_array_size (details)) {
         s_fields_free (&fields);
-        return customer_input_invalid (request, details);
+        return request_input_invalid (request, details);
     }
     json_decref (details);
 
@@ -327,12 +327,12 @@ s_write (const envelope_t *request, customer_state_t *self, bool creating)
     }
     else
     if (rc > 0 && txn.outcome == OUTCOME_TOO_MANY)
-        reply = customer_input_conflict (request, "a customer keeps at most 50 addresses");
+        reply = request_input_conflict (request, "a customer keeps at most 50 addresses");
     else
     if (rc > 0)
-        reply = customer_input_not_found (request, creating ? "customer" : "address");
+        reply = request_input_not_found (request, creating ? "customer" : "address");
     else
-        reply = customer_input_db_failure (request, self->db);
+        reply = request_input_db_failure (request, self->db, "customer");
     if (txn.res)
         PQclear (txn.res);
     s_fields_free (&fields);
@@ -367,13 +367,13 @@ address_list (const envelope_t *request, void *state)
     PGresult *res = pgdb_exec (self->db, "address_list",
         "SELECT " ADDRESS_COLUMNS " FROM addresses WHERE customer_id = $1 ORDER BY id", 1, params);
     if (!res)
-        return customer_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "customer");
     json_t *data = json_array ();
     for (int row = 0; row < PQntuples (res); row++)
         json_array_append_new (data, s_address_json (res, row));
     PQclear (res);
     json_t *body = json_pack ("{s:o}", "data", data);
-    return body ? envelope_new_reply (request, 200, body) : customer_input_internal (request);
+    return body ? envelope_new_reply (request, 200, body) : request_input_internal (request);
 }
 
 //  --------------------------------------------------------------------------
@@ -393,7 +393,7 @@ address_get (const envelope_t *request, void *state)
     PGresult *res = pgdb_exec (self->db, "address_get",
         "SELECT " ADDRESS_COLUMNS " FROM addresses WHERE id = $1 AND customer_id = $2", 2, params);
     if (!res)
-        return customer_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "customer");
     return s_address_reply (request, res, 200);
 }
 
@@ -414,10 +414,10 @@ address_delete (const envelope_t *request, void *state)
     PGresult *res = pgdb_exec (self->db, "address_delete",
         "DELETE FROM addresses WHERE id = $1 AND customer_id = $2", 2, params);
     if (!res)
-        return customer_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "customer");
     bool deleted = streq (PQcmdTuples (res), "1");
     PQclear (res);
     if (!deleted)
-        return customer_input_not_found (request, "address");
+        return request_input_not_found (request, "address");
     return envelope_new_reply (request, 204, NULL);
 }

@@ -46,16 +46,16 @@ s_password (json_t *data, size_t min_len, json_t *details)
 {
     json_t *value = json_object_get (data, "password");
     if (!value) {
-        customer_input_problem (details, "password", "is required");
+        request_input_problem (details, "password", "is required");
         return NULL;
     }
     if (!json_is_string (value)) {
-        customer_input_problem (details, "password", "must be a string");
+        request_input_problem (details, "password", "must be a string");
         return NULL;
     }
     const char *text = json_string_value (value);
     if (strlen (text) != json_string_length (value)) {
-        customer_input_problem (details, "password", "must not contain NUL characters");
+        request_input_problem (details, "password", "must not contain NUL characters");
         return NULL;
     }
     size_t characters = 0;
@@ -64,11 +64,11 @@ s_password (json_t *data, size_t min_len, json_t *details)
     if (characters < min_len) {
         char problem [64];
         snprintf (problem, sizeof problem, "must be at least %zu characters", min_len);
-        customer_input_problem (details, "password", problem);
+        request_input_problem (details, "password", problem);
         return NULL;
     }
     if (characters > CUSTOMER_PASSWORD_MAX) {
-        customer_input_problem (details, "password", "must be at most 256 characters");
+        request_input_problem (details, "password", "must be at most 256 characters");
         return NULL;
     }
     return text;
@@ -111,12 +111,12 @@ auth_register (const envelope_t *request, void *state)
 {
     customer_state_t *self = (customer_state_t *) state;
     json_t *details = json_array ();
-    json_t *data = customer_input_object (request, details);
+    json_t *data = request_input_object (request, details);
     char *email = NULL, *first_name = NULL, *last_name = NULL, *phone = NULL, *province = NULL;
     const char *password = NULL;
     char province_code [3] = "QC";
     if (data) {
-        customer_input_unknown_fields (data, s_register_fields, details);
+        request_input_unknown_fields (data, s_register_fields, details);
         email = customer_input_text (data, "email", 3, CUSTOMER_EMAIL_MAX, true, false, NULL, details);
         if (email)
             customer_input_email (email, "email", details);
@@ -133,7 +133,7 @@ auth_register (const envelope_t *request, void *state)
     envelope_t *reply = NULL;
     char hash [crypto_pwhash_STRBYTES];
     if (json_array_size (details))
-        reply = customer_input_invalid (request, details);
+        reply = request_input_invalid (request, details);
     else {
         json_decref (details);
         if (customer_password_hash (&self->auth.cost, password, hash))
@@ -147,15 +147,15 @@ auth_register (const envelope_t *request, void *state)
             " VALUES ($1, $2, $3, $4, $5, $6) RETURNING " CUSTOMER_COLUMNS, 6, params);
         if (res) {
             json_t *customer = customer_json (res, 0, 0);
-            reply = customer ? envelope_new_reply (request, 201, customer) : customer_input_internal (request);
+            reply = customer ? envelope_new_reply (request, 201, customer) : request_input_internal (request);
             PQclear (res);
             log_info (request->rid, "auth: customer registered");
         }
         else
         if (pgdb_is_unique_violation (self->db))
-            reply = customer_input_conflict (request, "an account with this email already exists");
+            reply = request_input_conflict (request, "an account with this email already exists");
         else
-            reply = customer_input_db_failure (request, self->db);
+            reply = request_input_db_failure (request, self->db, "customer");
     }
     sodium_memzero (hash, sizeof hash);
     free (email);
@@ -235,9 +235,9 @@ static int
 s_login_body (const envelope_t *request, const char *name_field, size_t name_max,
               const char *const *fields, char **name, const char **password, json_t *details)
 {
-    json_t *data = customer_input_object (request, details);
+    json_t *data = request_input_object (request, details);
     if (data) {
-        customer_input_unknown_fields (data, fields, details);
+        request_input_unknown_fields (data, fields, details);
         *name = customer_input_text (data, name_field, 1, name_max, true, false, NULL, details);
         *password = s_password (data, 1, details);
     }
@@ -255,14 +255,14 @@ auth_login (const envelope_t *request, void *state)
     const char *password = NULL;
     if (s_login_body (request, "email", CUSTOMER_EMAIL_MAX, s_login_fields, &email, &password, details)) {
         free (email);
-        return customer_input_invalid (request, details);
+        return request_input_invalid (request, details);
     }
     json_decref (details);
 
     envelope_t *reply = NULL;
     int wait = s_attempt (self, "customer", email);
     if (wait < 0)
-        reply = customer_input_db_failure (request, self->db);
+        reply = request_input_db_failure (request, self->db, "customer");
     else
     if (wait > 0) {
         log_info (request->rid, "auth: login refused, account locked for %d s", wait);
@@ -275,18 +275,18 @@ auth_login (const envelope_t *request, void *state)
             "SELECT " CUSTOMER_COLUMNS ", password_hash FROM customers WHERE lower (email) = lower ($1)",
             1, params);
         if (!res)
-            reply = customer_input_db_failure (request, self->db);
+            reply = request_input_db_failure (request, self->db, "customer");
     }
     if (!reply) {
         bool known = PQntuples (res) == 1;
         const char *hash = known ? PQgetvalue (res, 0, CUSTOMER_COLUMN_COUNT) : self->dummy_hash;
         bool matches = customer_password_verify (hash, password) && known;
         if (s_attempt_done (self, "customer", email, matches))
-            reply = customer_input_db_failure (request, self->db);
+            reply = request_input_db_failure (request, self->db, "customer");
         else
         if (!matches) {
             log_info (request->rid, "auth: customer login failed");
-            reply = customer_input_unauthorized (request, "wrong email or password");
+            reply = request_input_unauthorized (request, "wrong email or password");
         }
         else {
             const char *id = PQgetvalue (res, 0, 0);
@@ -301,7 +301,7 @@ auth_login (const envelope_t *request, void *state)
             else {
                 json_decref (answer);
                 json_decref (customer);
-                reply = customer_input_internal (request);
+                reply = request_input_internal (request);
             }
         }
     }
@@ -322,14 +322,14 @@ auth_staff_login (const envelope_t *request, void *state)
     const char *password = NULL;
     if (s_login_body (request, "username", 64, s_staff_login_fields, &username, &password, details)) {
         free (username);
-        return customer_input_invalid (request, details);
+        return request_input_invalid (request, details);
     }
     json_decref (details);
 
     envelope_t *reply = NULL;
     int wait = s_attempt (self, "staff", username);
     if (wait < 0)
-        reply = customer_input_db_failure (request, self->db);
+        reply = request_input_db_failure (request, self->db, "customer");
     else
     if (wait > 0) {
         log_info (request->rid, "auth: staff login refused, account locked for %d s", wait);
@@ -342,18 +342,18 @@ auth_staff_login (const envelope_t *request, void *state)
             "SELECT " STAFF_COLUMNS " FROM staff WHERE lower (username) = lower ($1) AND active",
             1, params);
         if (!res)
-            reply = customer_input_db_failure (request, self->db);
+            reply = request_input_db_failure (request, self->db, "customer");
     }
     if (!reply) {
         bool known = PQntuples (res) == 1;
         const char *hash = known ? PQgetvalue (res, 0, 4) : self->dummy_hash;
         bool matches = customer_password_verify (hash, password) && known;
         if (s_attempt_done (self, "staff", username, matches))
-            reply = customer_input_db_failure (request, self->db);
+            reply = request_input_db_failure (request, self->db, "customer");
         else
         if (!matches) {
             log_info (request->rid, "auth: staff login failed");
-            reply = customer_input_unauthorized (request, "wrong username or password");
+            reply = request_input_unauthorized (request, "wrong username or password");
         }
         else {
             const char *id = PQgetvalue (res, 0, 0);
@@ -375,7 +375,7 @@ auth_staff_login (const envelope_t *request, void *state)
             else {
                 json_decref (answer);
                 json_decref (staff);
-                reply = customer_input_internal (request);
+                reply = request_input_internal (request);
             }
             log_info (request->rid, "auth: staff %s logged in", id);
         }

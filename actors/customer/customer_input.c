@@ -14,109 +14,10 @@
 #include <ctype.h>
 #include <string.h>
 
-//  At most this many details in one reply: enough to fix a request, and a
-//  hostile body cannot make the reply large.
-#define CUSTOMER_INPUT_MAX_DETAILS 20
 
 static const char *const s_provinces [] = {
     "QC", "ON", "NS", "NB", "NL", "PE", "BC", "MB", "SK", "AB", "YT", "NT", "NU", NULL
 };
-
-//  --------------------------------------------------------------------------
-
-const char *
-customer_input_param (const envelope_t *request, const char *name)
-{
-    if (!request || !json_is_object (request->body))
-        return NULL;
-    json_t *params = json_object_get (request->body, "params");
-    json_t *value = json_is_object (params) ? json_object_get (params, name) : NULL;
-    return json_is_string (value) ? json_string_value (value) : NULL;
-}
-
-//  --------------------------------------------------------------------------
-
-json_t *
-customer_input_object (const envelope_t *request, json_t *details)
-{
-    json_t *data = request && json_is_object (request->body)
-                 ? json_object_get (request->body, "data") : NULL;
-    if (!json_is_object (data)) {
-        customer_input_problem (details, "body", "must be a JSON object");
-        return NULL;
-    }
-    return data;
-}
-
-//  --------------------------------------------------------------------------
-
-int
-customer_input_int (const char *text, int64_t min, int64_t max, int64_t *value)
-{
-    if (!text || !*text)
-        return -1;
-    int64_t result = 0;
-    size_t digits = 0;
-    for (const char *c = text; *c; c++) {
-        if (*c < '0' || *c > '9' || ++digits > 18)
-            return -1;
-        result = result * 10 + (*c - '0');
-    }
-    if (result < min || result > max)
-        return -1;
-    *value = result;
-    return 0;
-}
-
-//  --------------------------------------------------------------------------
-
-void
-customer_input_problem (json_t *details, const char *field, const char *problem)
-{
-    if (!details || json_array_size (details) >= CUSTOMER_INPUT_MAX_DETAILS)
-        return;
-    json_array_append_new (details, json_pack ("{s:s, s:s}", "field", field, "problem", problem));
-}
-
-//  --------------------------------------------------------------------------
-
-void
-customer_input_unknown_fields (json_t *object, const char *const *allowed, json_t *details)
-{
-    const char *key;
-    json_t *value;
-    json_object_foreach (object, key, value) {
-        bool known = false;
-        for (const char *const *name = allowed; *name && !known; name++)
-            known = streq (key, *name);
-        if (!known) {
-            //  echo at most 64 bytes of a client's key, cut on a character boundary
-            char field [65];
-            size_t len = strlen (key);
-            if (len > 64) {
-                len = 64;
-                while (len > 0 && ((unsigned char) key [len] & 0xC0) == 0x80)
-                    len--;
-            }
-            memcpy (field, key, len);
-            field [len] = 0;
-            customer_input_problem (details, field, "unknown field");
-        }
-    }
-}
-
-//  --------------------------------------------------------------------------
-//  Number of code points of a UTF-8 string (jansson guarantees valid UTF-8).
-
-static size_t
-s_utf8_length (const char *text, size_t bytes)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < bytes; i++)
-        if (((unsigned char) text [i] & 0xC0) != 0x80)
-            count++;
-    return count;
-}
 
 //  --------------------------------------------------------------------------
 
@@ -129,30 +30,30 @@ customer_input_text (json_t *object, const char *field, size_t min_len, size_t m
     json_t *value = object ? json_object_get (object, field) : NULL;
     if (!value) {
         if (required)
-            customer_input_problem (details, field, "is required");
+            request_input_problem (details, field, "is required");
         return NULL;
     }
     if (present)
         *present = true;
     if (json_is_null (value)) {
         if (!nullable)
-            customer_input_problem (details, field, "must not be null");
+            request_input_problem (details, field, "must not be null");
         return NULL;
     }
     if (!json_is_string (value)) {
-        customer_input_problem (details, field, "must be a string");
+        request_input_problem (details, field, "must be a string");
         return NULL;
     }
     const char *text = json_string_value (value);
     size_t bytes = json_string_length (value);
     if (strlen (text) != bytes) {
-        customer_input_problem (details, field, "must not contain NUL characters");
+        request_input_problem (details, field, "must not contain NUL characters");
         return NULL;
     }
     for (size_t i = 0; i < bytes; i++) {
         unsigned char c = (unsigned char) text [i];
         if ((c < 0x20 && c != ' ') || c == 0x7F) {
-            customer_input_problem (details, field, "must not contain control characters");
+            request_input_problem (details, field, "must not contain control characters");
             return NULL;
         }
     }
@@ -162,9 +63,9 @@ customer_input_text (json_t *object, const char *field, size_t min_len, size_t m
     }
     while (bytes > 0 && text [bytes - 1] == ' ')
         bytes--;
-    size_t length = s_utf8_length (text, bytes);
+    size_t length = request_input_utf8_length (text, bytes);
     if (length == 0 && min_len > 0) {
-        customer_input_problem (details, field, "must not be empty");
+        request_input_problem (details, field, "must not be empty");
         return NULL;
     }
     if (length < min_len || length > max_len) {
@@ -173,7 +74,7 @@ customer_input_text (json_t *object, const char *field, size_t min_len, size_t m
             snprintf (problem, sizeof problem, "must be at least %zu characters", min_len);
         else
             snprintf (problem, sizeof problem, "must be at most %zu characters", max_len);
-        customer_input_problem (details, field, problem);
+        request_input_problem (details, field, problem);
         return NULL;
     }
     char *copy = (char *) malloc (bytes + 1);
@@ -182,24 +83,8 @@ customer_input_text (json_t *object, const char *field, size_t min_len, size_t m
         copy [bytes] = 0;
     }
     else
-        customer_input_problem (details, field, "cannot be read");
+        request_input_problem (details, field, "cannot be read");
     return copy;
-}
-
-//  --------------------------------------------------------------------------
-
-int
-customer_input_bool (json_t *object, const char *field, bool *value, json_t *details)
-{
-    json_t *member = object ? json_object_get (object, field) : NULL;
-    if (!member)
-        return 0;
-    if (!json_is_boolean (member)) {
-        customer_input_problem (details, field, "must be true or false");
-        return -1;
-    }
-    *value = json_is_true (member);
-    return 1;
 }
 
 //  --------------------------------------------------------------------------
@@ -254,7 +139,7 @@ customer_input_email (const char *text, const char *field, json_t *details)
 {
     if (text && s_email_ok (text))
         return 0;
-    customer_input_problem (details, field, "must be an email address");
+    request_input_problem (details, field, "must be an email address");
     return -1;
 }
 
@@ -272,7 +157,7 @@ customer_input_province (const char *text, const char *field, char *out, json_t 
                 return 0;
             }
     }
-    customer_input_problem (details, field,
+    request_input_problem (details, field,
                             "must be a Canadian province or territory code (QC, ON, BC...)");
     return -1;
 }
@@ -310,7 +195,7 @@ customer_input_postal_code (const char *text, const char *field, char *out, json
       && s_postal_letter (compact [2], false) && isdigit ((unsigned char) compact [3])
       && s_postal_letter (compact [4], false) && isdigit ((unsigned char) compact [5]);
     if (!ok) {
-        customer_input_problem (details, field, "must be a Canadian postal code (A1A 1A1)");
+        request_input_problem (details, field, "must be a Canadian postal code (A1A 1A1)");
         return -1;
     }
     snprintf (out, 8, "%.3s %.3s", compact, compact + 3);
@@ -333,7 +218,7 @@ customer_input_phone (const char *text, const char *field, json_t *details)
     }
     if (ok && digits >= 7 && digits <= 15)
         return 0;
-    customer_input_problem (details, field, "must be a phone number (7 to 15 digits)");
+    request_input_problem (details, field, "must be a phone number (7 to 15 digits)");
     return -1;
 }
 
@@ -343,57 +228,14 @@ envelope_t *
 customer_input_customer (const envelope_t *request, char *id)
 {
     if (!request->role || !*request->role)
-        return customer_input_unauthorized (request, "a customer token is required");
+        return request_input_unauthorized (request, "a customer token is required");
     if (!streq (request->role, "customer"))
-        return envelope_new_error (request, 403, "forbidden",
-                                   "only a customer may use this route", NULL);
+        return request_input_forbidden (request, "only a customer may use this route");
     int64_t value;
-    if (customer_input_int (request->sub, 1, INT64_MAX, &value))
-        return customer_input_unauthorized (request, "the token names no customer");
+    if (request_input_int (request->sub, 1, INT64_MAX, &value))
+        return request_input_unauthorized (request, "the token names no customer");
     snprintf (id, 24, "%lld", (long long) value);
     return NULL;
-}
-
-//  --------------------------------------------------------------------------
-
-envelope_t *
-customer_input_roles (const envelope_t *request, const char *const *roles)
-{
-    if (!request->role || !*request->role)
-        return customer_input_unauthorized (request, "a staff token is required");
-    for (const char *const *role = roles; *role; role++)
-        if (streq (*role, request->role))
-            return NULL;
-    return envelope_new_error (request, 403, "forbidden", "your role may not do this", NULL);
-}
-
-//  --------------------------------------------------------------------------
-
-envelope_t *
-customer_input_invalid (const envelope_t *request, json_t *details)
-{
-    return envelope_new_error (request, 400, "validation_failed",
-                               "the request has invalid fields", details);
-}
-
-envelope_t *
-customer_input_unauthorized (const envelope_t *request, const char *message)
-{
-    return envelope_new_error (request, 401, "unauthorized", message, NULL);
-}
-
-envelope_t *
-customer_input_not_found (const envelope_t *request, const char *what)
-{
-    char message [64];
-    snprintf (message, sizeof message, "no such %s", what);
-    return envelope_new_error (request, 404, "not_found", message, NULL);
-}
-
-envelope_t *
-customer_input_conflict (const envelope_t *request, const char *message)
-{
-    return envelope_new_error (request, 409, "conflict", message, NULL);
 }
 
 //  The edge turns the retry_after_s detail into Retry-After.
@@ -408,24 +250,8 @@ customer_input_rate_limited (const envelope_t *request, int retry_after_s)
                                           "problem", seconds));
 }
 
-envelope_t *
-customer_input_internal (const envelope_t *request)
-{
-    return envelope_new_error (request, 500, "internal_error", "cannot build the answer", NULL);
-}
-
 //  The database failed in a way the client cannot fix: say so without
 //  leaking SQL, and keep the details in our log.
-envelope_t *
-customer_input_db_failure (const envelope_t *request, pgdb_t *db)
-{
-    log_error (request ? request->rid : NULL, "%s: database failure %s %s",
-               request && request->verb ? request->verb : "?",
-               pgdb_sqlstate (db), pgdb_error (db));
-    return envelope_new_error (request, 503, "service_unavailable",
-                               "the customer database is unavailable, try again", NULL);
-}
-
 //  --------------------------------------------------------------------------
 
 void
@@ -496,7 +322,7 @@ customer_input_test (bool verbose)
     assert (json_array_size (details) == 5);
     const char *allowed [] = { "name", "blank", NULL };
     json_t *unknown = json_array ();
-    customer_input_unknown_fields (object, allowed, unknown);
+    request_input_unknown_fields (object, allowed, unknown);
     assert (json_array_size (unknown) == 4);
     json_decref (unknown);
     json_decref (details);
@@ -513,9 +339,9 @@ customer_input_test (bool verbose)
     assert (reply && reply->status == 403);
     envelope_destroy (&reply);
     const char *staff [] = { "manager", "admin", NULL };
-    assert (customer_input_roles (request, staff) == NULL);
+    assert (request_input_roles (request, staff) == NULL);
     envelope_set_str (&request->role, "customer");
-    reply = customer_input_roles (request, staff);
+    reply = request_input_roles (request, staff);
     assert (reply && reply->status == 403);
     envelope_destroy (&reply);
     envelope_set_str (&request->sub, "12x");

@@ -16,6 +16,7 @@
 
 #include "envelope.h"
 #include "pgdb.h"
+#include "request_input.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -25,21 +26,6 @@
 #define CUSTOMER_PASSWORD_MIN   8
 #define CUSTOMER_PASSWORD_MAX   256     //  characters; Argon2 takes any length, we bound the work
 
-//  A string param from body.params, or NULL when absent or not a string.
-const char *customer_input_param (const envelope_t *request, const char *name);
-
-//  body.data when it is an object, else NULL (and a detail "body").
-json_t *customer_input_object (const envelope_t *request, json_t *details);
-
-//  Parse a decimal integer string in [min, max] (digits only). 0 / -1.
-int customer_input_int (const char *text, int64_t min, int64_t max, int64_t *value);
-
-//  Add {"field", "problem"} to a details array (at most 20 are kept).
-void customer_input_problem (json_t *details, const char *field, const char *problem);
-
-//  Report every key of object that is not in the NULL-terminated list.
-void customer_input_unknown_fields (json_t *object, const char *const *allowed, json_t *details);
-
 //  An optional text field, trimmed of surrounding white space. Returns a new
 //  string, or NULL when absent (*present false), null (*present true and
 //  nullable) or invalid (a detail was added). Length is counted in
@@ -47,9 +33,6 @@ void customer_input_unknown_fields (json_t *object, const char *const *allowed, 
 //  characters are refused. required adds "is required" when absent.
 char *customer_input_text (json_t *object, const char *field, size_t min_len, size_t max_len,
                            bool required, bool nullable, bool *present, json_t *details);
-
-//  A JSON boolean field: 1 present (sets *value), 0 absent, -1 invalid.
-int customer_input_bool (json_t *object, const char *field, bool *value, json_t *details);
 
 //  Normalisers: 0 and the normal form in out, or -1 (a detail was added).
 //  email: trimmed by the caller, checked for a plausible address (case kept).
@@ -65,18 +48,7 @@ int customer_input_phone (const char *text, const char *field, json_t *details);
 //  whose sub is a customer id (sets *id as a string, 24 bytes). Returns NULL
 //  when allowed, else the reply (401 without a role, 403 with another role).
 envelope_t *customer_input_customer (const envelope_t *request, char *id);
-//  The caller's role must be in the NULL-terminated list.
-envelope_t *customer_input_roles (const envelope_t *request, const char *const *roles);
-
-//  Replies.
-envelope_t *customer_input_invalid (const envelope_t *request, json_t *details);
-envelope_t *customer_input_unauthorized (const envelope_t *request, const char *message);
-envelope_t *customer_input_not_found (const envelope_t *request, const char *what);
-envelope_t *customer_input_conflict (const envelope_t *request, const char *message);
 envelope_t *customer_input_rate_limited (const envelope_t *request, int retry_after_s);
-envelope_t *customer_input_internal (const envelope_t *request);
-envelope_t *customer_input_db_failure (const envelope_t *request, pgdb_t *db);
-
 void customer_input_test (bool verbose);
 
 #endif

@@ -59,10 +59,10 @@ s_customer_reply (const envelope_t *request, PGresult *res)
 {
     envelope_t *reply;
     if (PQntuples (res) == 0)
-        reply = customer_input_not_found (request, "customer");
+        reply = request_input_not_found (request, "customer");
     else {
         json_t *customer = customer_json (res, 0, 0);
-        reply = customer ? envelope_new_reply (request, 200, customer) : customer_input_internal (request);
+        reply = customer ? envelope_new_reply (request, 200, customer) : request_input_internal (request);
     }
     PQclear (res);
     return reply;
@@ -77,7 +77,7 @@ s_get (const envelope_t *request, customer_state_t *self, const char *id)
     PGresult *res = pgdb_exec (self->db, "customer_get",
         "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE id = $1", 1, params);
     if (!res)
-        return customer_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "customer");
     return s_customer_reply (request, res);
 }
 
@@ -102,12 +102,12 @@ customer_me_update (const envelope_t *request, void *state)
     if (refused)
         return refused;
     json_t *details = json_array ();
-    json_t *data = customer_input_object (request, details);
+    json_t *data = request_input_object (request, details);
     char *first_name = NULL, *last_name = NULL, *phone = NULL, *province = NULL;
     bool has_phone = false;
     char province_code [3] = "";
     if (data) {
-        customer_input_unknown_fields (data, s_profile_fields, details);
+        request_input_unknown_fields (data, s_profile_fields, details);
         first_name = customer_input_text (data, "first_name", 1, 100, false, false, NULL, details);
         last_name = customer_input_text (data, "last_name", 1, 100, false, false, NULL, details);
         phone = customer_input_text (data, "phone", 1, 32, false, true, &has_phone, details);
@@ -119,7 +119,7 @@ customer_me_update (const envelope_t *request, void *state)
     }
     envelope_t *reply = NULL;
     if (json_array_size (details))
-        reply = customer_input_invalid (request, details);
+        reply = request_input_invalid (request, details);
     else {
         json_decref (details);
         const char *params [] = {
@@ -134,7 +134,7 @@ customer_me_update (const envelope_t *request, void *state)
             "  province = coalesce ($6, province),"
             "  updated_at = now ()"
             " WHERE id = $1 RETURNING " CUSTOMER_COLUMNS, 6, params);
-        reply = res ? s_customer_reply (request, res) : customer_input_db_failure (request, self->db);
+        reply = res ? s_customer_reply (request, res) : request_input_db_failure (request, self->db, "customer");
     }
     free (first_name);
     free (last_name);
@@ -149,18 +149,18 @@ envelope_t *
 customer_list (const envelope_t *request, void *state)
 {
     customer_state_t *self = (customer_state_t *) state;
-    envelope_t *refused = customer_input_roles (request, s_staff_roles);
+    envelope_t *refused = request_input_roles (request, s_staff_roles);
     if (refused)
         return refused;
     json_t *details = json_array ();
     int64_t page = 1, per_page = CUSTOMER_DEFAULT_PER_PAGE;
-    const char *text = customer_input_param (request, "page");
-    if (text && customer_input_int (text, 1, CUSTOMER_MAX_PAGE, &page))
-        customer_input_problem (details, "page", "must be an integer between 1 and 1000000");
-    text = customer_input_param (request, "per_page");
-    if (text && customer_input_int (text, 1, CUSTOMER_MAX_PER_PAGE, &per_page))
-        customer_input_problem (details, "per_page", "must be an integer between 1 and 100");
-    const char *q = customer_input_param (request, "q");
+    const char *text = request_input_param (request, "page");
+    if (text && request_input_int (text, 1, CUSTOMER_MAX_PAGE, &page))
+        request_input_problem (details, "page", "must be an integer between 1 and 1000000");
+    text = request_input_param (request, "per_page");
+    if (text && request_input_int (text, 1, CUSTOMER_MAX_PER_PAGE, &per_page))
+        request_input_problem (details, "per_page", "must be an integer between 1 and 100");
+    const char *q = request_input_param (request, "q");
     if (q && q [strspn (q, " ")] == 0)
         q = NULL;               //  an empty search is no search
     size_t characters = 0;
@@ -170,9 +170,9 @@ customer_list (const envelope_t *request, void *state)
         controls |= (unsigned char) *c < 0x20;
     }
     if (characters > CUSTOMER_MAX_QUERY || controls)
-        customer_input_problem (details, "q", "must be at most 200 characters, without controls");
+        request_input_problem (details, "q", "must be at most 200 characters, without controls");
     if (json_array_size (details))
-        return customer_input_invalid (request, details);
+        return request_input_invalid (request, details);
     json_decref (details);
 
     char limit [24], offset [24];
@@ -182,14 +182,14 @@ customer_list (const envelope_t *request, void *state)
     PGresult *res = pgdb_exec (self->db, "customer_count",
         "SELECT count(*) FROM customers" CUSTOMER_LIST_WHERE, 1, params);
     if (!res)
-        return customer_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "customer");
     json_int_t total = (json_int_t) strtoll (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
     res = pgdb_exec (self->db, "customer_list",
         "SELECT " CUSTOMER_COLUMNS " FROM customers" CUSTOMER_LIST_WHERE
         " ORDER BY id LIMIT $2 OFFSET $3", 3, params);
     if (!res)
-        return customer_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "customer");
     json_t *data = json_array ();
     for (int row = 0; row < PQntuples (res); row++)
         json_array_append_new (data, customer_json (res, row, 0));
@@ -197,7 +197,7 @@ customer_list (const envelope_t *request, void *state)
     json_t *body = json_pack ("{s:o, s:{s:I, s:I, s:I}}", "data", data,
                               "meta", "page", (json_int_t) page, "per_page", (json_int_t) per_page,
                               "total", total);
-    return body ? envelope_new_reply (request, 200, body) : customer_input_internal (request);
+    return body ? envelope_new_reply (request, 200, body) : request_input_internal (request);
 }
 
 //  --------------------------------------------------------------------------
@@ -205,15 +205,15 @@ customer_list (const envelope_t *request, void *state)
 envelope_t *
 customer_get (const envelope_t *request, void *state)
 {
-    envelope_t *refused = customer_input_roles (request, s_staff_roles);
+    envelope_t *refused = request_input_roles (request, s_staff_roles);
     if (refused)
         return refused;
     int64_t value;
-    const char *id = customer_input_param (request, "id");
-    if (customer_input_int (id, 1, INT64_MAX, &value)) {
+    const char *id = request_input_param (request, "id");
+    if (request_input_int (id, 1, INT64_MAX, &value)) {
         json_t *details = json_array ();
-        customer_input_problem (details, "id", "must be a positive integer");
-        return customer_input_invalid (request, details);
+        request_input_problem (details, "id", "must be a positive integer");
+        return request_input_invalid (request, details);
     }
     return s_get (request, (customer_state_t *) state, id);
 }

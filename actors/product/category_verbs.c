@@ -40,7 +40,7 @@ s_category_reply (const envelope_t *request, PGresult *res, int status)
 {
     envelope_t *reply;
     if (PQntuples (res) == 0)
-        reply = product_input_not_found (request, "category");
+        reply = request_input_not_found (request, "category");
     else {
         json_t *category = s_category_json (res, 0);
         reply = category
@@ -64,15 +64,15 @@ static void
 s_read_fields (const envelope_t *request, bool creating, s_fields_t *fields, json_t *details)
 {
     memset (fields, 0, sizeof *fields);
-    json_t *data = product_input_data (request);
+    json_t *data = request_input_data (request);
     if (!json_is_object (data)) {
-        product_input_problem (details, "body", "must be a JSON object");
+        request_input_problem (details, "body", "must be a JSON object");
         return;
     }
-    product_input_unknown_fields (data, s_writable, details);
+    request_input_unknown_fields (data, s_writable, details);
     fields->name = product_input_string (data, "name", 1, 100, false, NULL, details);
     if (creating && !json_object_get (data, "name"))
-        product_input_problem (details, "name", "is required");
+        request_input_problem (details, "name", "is required");
     bool is_null = false;
     fields->description = product_input_string (data, "description", 0, 2000, true, &is_null, details);
     fields->has_description = fields->description || is_null;
@@ -88,7 +88,7 @@ category_list (const envelope_t *request, void *state)
         "SELECT " CATEGORY_COLUMNS " FROM categories ORDER BY product_search_norm (name), id",
         0, NULL);
     if (!res)
-        return product_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "catalog");
     json_t *data = json_array ();
     for (int row = 0; row < PQntuples (res); row++)
         json_array_append_new (data, s_category_json (res, row));
@@ -108,7 +108,7 @@ category_create (const envelope_t *request, void *state)
     s_fields_t fields;
     s_read_fields (request, true, &fields, details);
     if (json_array_size (details))
-        return product_input_invalid (request, details);
+        return request_input_invalid (request, details);
     json_decref (details);
 
     const char *params [] = { fields.name, fields.description };
@@ -118,8 +118,8 @@ category_create (const envelope_t *request, void *state)
         " RETURNING " CATEGORY_COLUMNS, 2, params);
     if (!res) {
         if (pgdb_is_unique_violation (self->db))
-            return product_input_conflict (request, "a category with this name already exists");
-        return product_input_db_failure (request, self->db);
+            return request_input_conflict (request, "a category with this name already exists");
+        return request_input_db_failure (request, self->db, "catalog");
     }
     return s_category_reply (request, res, 201);
 }
@@ -134,13 +134,13 @@ category_update (const envelope_t *request, void *state)
         return product_input_forbidden (request);
     json_t *details = json_array ();
     int64_t id;
-    const char *id_text = product_input_param (request, "id");
-    if (product_input_int (id_text, 1, INT64_MAX, &id))
-        product_input_problem (details, "id", "must be a positive integer");
+    const char *id_text = request_input_param (request, "id");
+    if (request_input_int (id_text, 1, INT64_MAX, &id))
+        request_input_problem (details, "id", "must be a positive integer");
     s_fields_t fields;
     s_read_fields (request, false, &fields, details);
     if (json_array_size (details))
-        return product_input_invalid (request, details);
+        return request_input_invalid (request, details);
     json_decref (details);
 
     const char *params [] = {
@@ -155,8 +155,8 @@ category_update (const envelope_t *request, void *state)
         " RETURNING " CATEGORY_COLUMNS, 4, params);
     if (!res) {
         if (pgdb_is_unique_violation (self->db))
-            return product_input_conflict (request, "a category with this name already exists");
-        return product_input_db_failure (request, self->db);
+            return request_input_conflict (request, "a category with this name already exists");
+        return request_input_db_failure (request, self->db, "catalog");
     }
     return s_category_reply (request, res, 200);
 }
@@ -170,11 +170,11 @@ category_delete (const envelope_t *request, void *state)
     if (!product_input_may_write (request))
         return product_input_forbidden (request);
     int64_t id;
-    const char *id_text = product_input_param (request, "id");
-    if (product_input_int (id_text, 1, INT64_MAX, &id)) {
+    const char *id_text = request_input_param (request, "id");
+    if (request_input_int (id_text, 1, INT64_MAX, &id)) {
         json_t *details = json_array ();
-        product_input_problem (details, "id", "must be a positive integer");
-        return product_input_invalid (request, details);
+        request_input_problem (details, "id", "must be a positive integer");
+        return request_input_invalid (request, details);
     }
     //  One statement: delete when empty of active products, and say whether
     //  the category existed at all. Inactive products keep their rows and
@@ -190,8 +190,8 @@ category_delete (const envelope_t *request, void *state)
     if (!res) {
         //  an active product joined the category while we deleted it
         if (streq (pgdb_sqlstate (self->db), "23514"))
-            return product_input_conflict (request, "the category still has active products");
-        return product_input_db_failure (request, self->db);
+            return request_input_conflict (request, "the category still has active products");
+        return request_input_db_failure (request, self->db, "catalog");
     }
     bool deleted = streq (PQgetvalue (res, 0, 0), "1");
     bool exists = !streq (PQgetvalue (res, 0, 1), "0");
@@ -199,6 +199,6 @@ category_delete (const envelope_t *request, void *state)
     if (deleted)
         return envelope_new_reply (request, 204, NULL);
     if (exists)
-        return product_input_conflict (request, "the category still has active products");
-    return product_input_not_found (request, "category");
+        return request_input_conflict (request, "the category still has active products");
+    return request_input_not_found (request, "category");
 }

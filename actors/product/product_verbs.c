@@ -152,7 +152,7 @@ s_product_reply (const envelope_t *request, PGresult *res, int status)
 {
     envelope_t *reply;
     if (PQntuples (res) == 0)
-        reply = product_input_not_found (request, "product");
+        reply = request_input_not_found (request, "product");
     else {
         json_t *product = s_product_json (res, 0);
         reply = product
@@ -191,8 +191,8 @@ s_sku_normalise (const char *sku, char *out)
 static int
 s_id_param (const envelope_t *request, int64_t *id, json_t *details)
 {
-    if (product_input_int (product_input_param (request, "id"), 1, INT64_MAX, id)) {
-        product_input_problem (details, "id", "must be a positive integer");
+    if (request_input_int (request_input_param (request, "id"), 1, INT64_MAX, id)) {
+        request_input_problem (details, "id", "must be a positive integer");
         return -1;
     }
     return 0;
@@ -206,20 +206,20 @@ static void
 s_read_fields (json_t *data, bool creating, s_fields_t *fields, json_t *details)
 {
     memset (fields, 0, sizeof *fields);
-    product_input_unknown_fields (data, s_writable, details);
+    request_input_unknown_fields (data, s_writable, details);
 
     bool sku_null = false;
     const char *sku = product_input_string (data, "sku", 1, PRODUCT_SKU_MAX, creating, &sku_null, details);
     if (sku) {
         if (s_sku_normalise (sku, fields->sku))
-            product_input_problem (details, "sku",
+            request_input_problem (details, "sku",
                                    "must be letters, digits, '.', '_' or '-', starting with a letter or digit");
         else
             fields->has_sku = true;
     }
     fields->name = product_input_string (data, "name", 1, 200, false, NULL, details);
     if (creating && !json_object_get (data, "name"))
-        product_input_problem (details, "name", "is required");
+        request_input_problem (details, "name", "is required");
 
     bool description_null = false;
     fields->description = product_input_string (data, "description", 0, 5000, true,
@@ -227,21 +227,21 @@ s_read_fields (json_t *data, bool creating, s_fields_t *fields, json_t *details)
     fields->has_description = fields->description || description_null;
 
     int64_t value;
-    int found = product_input_integer (data, "price_cents", 1, PRODUCT_MAX_PRICE_CENTS, &value, details);
+    int found = request_input_integer (data, "price_cents", 1, PRODUCT_MAX_PRICE_CENTS, &value, details);
     if (found == 1)
         snprintf (fields->price_cents, sizeof fields->price_cents, "%lld", (long long) value);
     else
     if (found == 0 && creating)
-        product_input_problem (details, "price_cents", "is required");
+        request_input_problem (details, "price_cents", "is required");
 
-    found = product_input_integer (data, "category_id", 1, INT64_MAX, &value, details);
+    found = request_input_integer (data, "category_id", 1, INT64_MAX, &value, details);
     if (found == 1)
         snprintf (fields->category_id, sizeof fields->category_id, "%lld", (long long) value);
     else
     if (found == 0 && creating)
-        product_input_problem (details, "category_id", "is required");
+        request_input_problem (details, "category_id", "is required");
 
-    found = product_input_integer (data, "alert_threshold", 0, PRODUCT_MAX_THRESHOLD, &value, details);
+    found = request_input_integer (data, "alert_threshold", 0, PRODUCT_MAX_THRESHOLD, &value, details);
     if (found == 1)
         snprintf (fields->alert_threshold, sizeof fields->alert_threshold, "%lld", (long long) value);
 }
@@ -252,9 +252,9 @@ s_read_fields (json_t *data, bool creating, s_fields_t *fields, json_t *details)
 static json_t *
 s_write_body (const envelope_t *request, json_t *details)
 {
-    json_t *data = product_input_data (request);
+    json_t *data = request_input_data (request);
     if (!json_is_object (data)) {
-        product_input_problem (details, "body", "must be a JSON object");
+        request_input_problem (details, "body", "must be a JSON object");
         return NULL;
     }
     return data;
@@ -266,8 +266,8 @@ static envelope_t *
 s_unknown_category (const envelope_t *request)
 {
     json_t *details = json_array ();
-    product_input_problem (details, "category_id", "no such category");
-    return product_input_invalid (request, details);
+    request_input_problem (details, "category_id", "no such category");
+    return request_input_invalid (request, details);
 }
 
 //  --------------------------------------------------------------------------
@@ -279,16 +279,16 @@ product_get (const envelope_t *request, void *state)
     json_t *details = json_array ();
     int64_t id;
     if (s_id_param (request, &id, details))
-        return product_input_invalid (request, details);
+        return request_input_invalid (request, details);
     json_decref (details);
 
-    const char *params [] = { product_input_param (request, "id") };
+    const char *params [] = { request_input_param (request, "id") };
     PGresult *res = pgdb_exec (self->db, "product_get",
         "SELECT " PRODUCT_COLUMNS
         " FROM products p JOIN categories c ON c.id = p.category_id"
         " WHERE p.id = $1 AND p.active", 1, params);
     if (!res)
-        return product_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "catalog");
     return s_product_reply (request, res, 200);
 }
 
@@ -298,10 +298,10 @@ envelope_t *
 product_get_by_sku (const envelope_t *request, void *state)
 {
     product_state_t *self = (product_state_t *) state;
-    const char *sku = product_input_param (request, "sku");
+    const char *sku = request_input_param (request, "sku");
     char normal [PRODUCT_SKU_MAX + 1];
     if (!sku || s_sku_normalise (sku, normal))
-        return product_input_not_found (request, "product");     //  cannot exist
+        return request_input_not_found (request, "product");     //  cannot exist
 
     const char *params [] = { normal };
     PGresult *res = pgdb_exec (self->db, "product_get_by_sku",
@@ -309,7 +309,7 @@ product_get_by_sku (const envelope_t *request, void *state)
         " FROM products p JOIN categories c ON c.id = p.category_id"
         " WHERE p.sku = $1 AND p.active", 1, params);
     if (!res)
-        return product_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "catalog");
     return s_product_reply (request, res, 200);
 }
 
@@ -332,44 +332,44 @@ s_read_list_query (const envelope_t *request, s_list_query_t *query, json_t *det
     memset (query, 0, sizeof *query);
     query->page = 1;
     query->per_page = PRODUCT_DEFAULT_PER_PAGE;
-    const char *text = product_input_param (request, "page");
-    if (text && product_input_int (text, 1, PRODUCT_MAX_PAGE, &query->page))
-        product_input_problem (details, "page", "must be an integer between 1 and 1000000");
-    text = product_input_param (request, "per_page");
-    if (text && product_input_int (text, 1, PRODUCT_MAX_PER_PAGE, &query->per_page))
-        product_input_problem (details, "per_page", "must be an integer between 1 and 100");
+    const char *text = request_input_param (request, "page");
+    if (text && request_input_int (text, 1, PRODUCT_MAX_PAGE, &query->page))
+        request_input_problem (details, "page", "must be an integer between 1 and 1000000");
+    text = request_input_param (request, "per_page");
+    if (text && request_input_int (text, 1, PRODUCT_MAX_PER_PAGE, &query->per_page))
+        request_input_problem (details, "per_page", "must be an integer between 1 and 100");
 
-    query->q = product_input_param (request, "q");
+    query->q = request_input_param (request, "q");
     if (query->q && query->q [strspn (query->q, " \t")] == 0)
         query->q = NULL;        //  an empty search is no search
     size_t characters = 0;
     for (const char *c = query->q; c && *c; c++)
         characters += ((unsigned char) *c & 0xC0) != 0x80;
     if (characters > PRODUCT_MAX_QUERY) {
-        product_input_problem (details, "q", "must be at most 200 characters");
+        request_input_problem (details, "q", "must be at most 200 characters");
         query->q = NULL;
     }
     int64_t value, min_price = -1, max_price = -1;
-    query->category_id = product_input_param (request, "category_id");
-    if (query->category_id && product_input_int (query->category_id, 1, INT64_MAX, &value))
-        product_input_problem (details, "category_id", "must be a positive integer");
-    query->min_price = product_input_param (request, "min_price_cents");
-    if (query->min_price && product_input_int (query->min_price, 0, PRODUCT_MAX_PRICE_CENTS, &min_price))
-        product_input_problem (details, "min_price_cents", "must be an integer >= 0");
-    query->max_price = product_input_param (request, "max_price_cents");
-    if (query->max_price && product_input_int (query->max_price, 0, PRODUCT_MAX_PRICE_CENTS, &max_price))
-        product_input_problem (details, "max_price_cents", "must be an integer >= 0");
+    query->category_id = request_input_param (request, "category_id");
+    if (query->category_id && request_input_int (query->category_id, 1, INT64_MAX, &value))
+        request_input_problem (details, "category_id", "must be a positive integer");
+    query->min_price = request_input_param (request, "min_price_cents");
+    if (query->min_price && request_input_int (query->min_price, 0, PRODUCT_MAX_PRICE_CENTS, &min_price))
+        request_input_problem (details, "min_price_cents", "must be an integer >= 0");
+    query->max_price = request_input_param (request, "max_price_cents");
+    if (query->max_price && request_input_int (query->max_price, 0, PRODUCT_MAX_PRICE_CENTS, &max_price))
+        request_input_problem (details, "max_price_cents", "must be an integer >= 0");
     if (min_price >= 0 && max_price >= 0 && min_price > max_price)
-        product_input_problem (details, "min_price_cents", "must be <= max_price_cents");
+        request_input_problem (details, "min_price_cents", "must be <= max_price_cents");
 
-    text = product_input_param (request, "sort");
+    text = request_input_param (request, "sort");
     size_t sorts = sizeof s_sorts / sizeof s_sorts [0];
     if (text) {
         for (size_t i = 0; i < sorts && !query->sort; i++)
             if (s_sorts [i].sort && streq (s_sorts [i].sort, text))
                 query->sort = &s_sorts [i];
         if (!query->sort)
-            product_input_problem (details, "sort",
+            request_input_problem (details, "sort",
                                    "must be one of name, -name, price, -price, created_at, -created_at");
     }
     else
@@ -386,7 +386,7 @@ product_list (const envelope_t *request, void *state)
     s_list_query_t query;
     json_t *details = json_array ();
     if (s_read_list_query (request, &query, details))
-        return product_input_invalid (request, details);
+        return request_input_invalid (request, details);
     json_decref (details);
 
     char limit [24], offset [24];
@@ -398,13 +398,13 @@ product_list (const envelope_t *request, void *state)
     PGresult *res = pgdb_exec (self->db, "product_count",
         "SELECT count(*) FROM products p" PRODUCT_LIST_WHERE, 4, params);
     if (!res)
-        return product_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "catalog");
     json_int_t total = s_int (res, 0, 0);
     PQclear (res);
 
     res = pgdb_exec (self->db, query.sort->statement, query.sort->sql, 6, params);
     if (!res)
-        return product_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "catalog");
     json_t *data = json_array ();
     for (int row = 0; row < PQntuples (res); row++)
         json_array_append_new (data, s_product_json (res, row));
@@ -431,7 +431,7 @@ product_create (const envelope_t *request, void *state)
     if (data)
         s_read_fields (data, true, &fields, details);
     if (json_array_size (details))
-        return product_input_invalid (request, details);
+        return request_input_invalid (request, details);
     json_decref (details);
 
     const char *params [] = {
@@ -461,13 +461,13 @@ product_create (const envelope_t *request, void *state)
         }
         if (pgdb_is_unique_violation (self->db)) {
             if (fields.has_sku)
-                return product_input_conflict (request, "a product with this sku already exists");
+                return request_input_conflict (request, "a product with this sku already exists");
             if (attempt < PRODUCT_SKU_TRIES)
                 continue;       //  a hand-made SKU took our number: take the next one
         }
         if (pgdb_is_foreign_key_violation (self->db))
             return s_unknown_category (request);     //  deleted while we inserted
-        return product_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "catalog");
     }
 }
 
@@ -487,11 +487,11 @@ product_update (const envelope_t *request, void *state)
     if (data)
         s_read_fields (data, false, &fields, details);
     if (json_array_size (details))
-        return product_input_invalid (request, details);
+        return request_input_invalid (request, details);
     json_decref (details);
 
     const char *params [] = {
-        product_input_param (request, "id"),
+        request_input_param (request, "id"),
         fields.has_sku ? fields.sku : NULL,
         fields.name,
         fields.has_description ? "true" : "false",
@@ -516,10 +516,10 @@ product_update (const envelope_t *request, void *state)
         8, params);
     if (!res) {
         if (pgdb_is_unique_violation (self->db))
-            return product_input_conflict (request, "a product with this sku already exists");
+            return request_input_conflict (request, "a product with this sku already exists");
         if (pgdb_is_foreign_key_violation (self->db))
             return s_unknown_category (request);
-        return product_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "catalog");
     }
     return s_product_reply (request, res, 200);
 }
@@ -535,18 +535,18 @@ product_delete (const envelope_t *request, void *state)
     json_t *details = json_array ();
     int64_t id;
     if (s_id_param (request, &id, details))
-        return product_input_invalid (request, details);
+        return request_input_invalid (request, details);
     json_decref (details);
 
-    const char *params [] = { product_input_param (request, "id") };
+    const char *params [] = { request_input_param (request, "id") };
     PGresult *res = pgdb_exec (self->db, "product_delete",
         "UPDATE products SET active = false, updated_at = now () WHERE id = $1 AND active",
         1, params);
     if (!res)
-        return product_input_db_failure (request, self->db);
+        return request_input_db_failure (request, self->db, "catalog");
     bool deleted = streq (PQcmdTuples (res), "1");
     PQclear (res);
     if (!deleted)
-        return product_input_not_found (request, "product");
+        return request_input_not_found (request, "product");
     return envelope_new_reply (request, 204, NULL);
 }

@@ -16,6 +16,7 @@
     =========================================================================
 */
 #include "testrunner.h"
+#include "testdb.h"
 
 #include "contextnode.h"
 #include "customer_context.h"
@@ -46,83 +47,10 @@ static char *s_srcdir;              //  the source tree
 static char s_keys_base [64];       //  temporary folder of the signing keys
 static int s_run_id;
 
-//  --------------------------------------------------------------------------
-//  The admin conninfo with another dbname, as key=value pairs.
-
-static char *
-s_conninfo_for (const char *dbname)
-{
-    char *error = NULL;
-    PQconninfoOption *options = PQconninfoParse (s_admin, &error);
-    if (!options) {
-        fprintf (stderr, "bad COMPTOIR_TEST_PG_ADMIN: %s\n", error ? error : "?");
-        PQfreemem (error);
-        return NULL;
-    }
-    zchunk_t *out = zchunk_new (NULL, 256);
-    for (PQconninfoOption *option = options; option->keyword; option++) {
-        const char *value = streq (option->keyword, "dbname") ? dbname : option->val;
-        if (!value)
-            continue;
-        zchunk_extend (out, option->keyword, strlen (option->keyword));
-        zchunk_extend (out, "='", 2);
-        for (const char *c = value; *c; c++) {
-            if (*c == '\'' || *c == '\\')
-                zchunk_extend (out, "\\", 1);
-            zchunk_extend (out, c, 1);
-        }
-        zchunk_extend (out, "' ", 2);
-    }
-    PQconninfoFree (options);
-    char *conninfo = zchunk_strdup (out);
-    zchunk_destroy (&out);
-    return conninfo;
-}
-
-static void
-s_quiet (void *arg, const char *message)
-{
-    (void) arg;
-    (void) message;
-}
-
-static int
-s_admin_run (const char *sql)
-{
-    PGconn *conn = PQconnectdb (s_admin);
-    PQsetNoticeProcessor (conn, s_quiet, NULL);
-    int rc = -1;
-    if (PQstatus (conn) == CONNECTION_OK) {
-        PGresult *res = PQexec (conn, sql);
-        if (PQresultStatus (res) == PGRES_COMMAND_OK || PQresultStatus (res) == PGRES_TUPLES_OK)
-            rc = 0;
-        else
-            fprintf (stderr, "admin: %s: %s", sql, PQresultErrorMessage (res));
-        PQclear (res);
-    }
-    else
-        fprintf (stderr, "admin: cannot connect: %s", PQerrorMessage (conn));
-    PQfinish (conn);
-    return rc;
-}
-
-//  --------------------------------------------------------------------------
-//  A single value of a query with parameters, as a new string (NULL: no row).
-
-static char *
-s_value (pgdb_t *db, const char *sql, int nparams, const char *const *params)
-{
-    PGresult *res = pgdb_exec (db, sql, sql, nparams, params);
-    assert (res);
-    char *value = PQntuples (res) && !PQgetisnull (res, 0, 0) ? strdup (PQgetvalue (res, 0, 0)) : NULL;
-    PQclear (res);
-    return value;
-}
-
 static long long
 s_number (pgdb_t *db, const char *sql, int nparams, const char *const *params)
 {
-    char *value = s_value (db, sql, nparams, params);
+    char *value = testdb_value (db, sql, nparams, params);
     assert (value);
     long long number = atoll (value);
     free (value);
@@ -598,7 +526,7 @@ test_passwords_are_stored_as_argon2id_hashes_only (bool verbose)
     char *email = s_email ("hashed");
     char *id = s_register (state, email, "plain-text-never", "Tester");
     const char *params [] = { id };
-    char *hash = s_value (db, "SELECT password_hash FROM customers WHERE id = $1", 1, params);
+    char *hash = testdb_value (db, "SELECT password_hash FROM customers WHERE id = $1", 1, params);
     assert (hash);
     assert (strncmp (hash, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
     assert (!strstr (hash, "plain-text-never"));
@@ -961,7 +889,7 @@ s_staff (pgdb_t *db, const char *username, const char *role, const char *store_i
     char hash [crypto_pwhash_STRBYTES];
     assert (customer_password_hash (&cost, password, hash) == 0);
     const char *params [] = { username, hash, role, store_id };
-    return s_value (db, "INSERT INTO staff (username, password_hash, role, store_id)"
+    return testdb_value (db, "INSERT INTO staff (username, password_hash, role, store_id)"
                         " VALUES ($1, $2, $3, $4) RETURNING id", 4, params);
 }
 
@@ -1429,11 +1357,11 @@ main (int argc, char **argv)
     char name [64], sql [160];
     snprintf (name, sizeof name, "comptoir_cit_%d", s_run_id);
     snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-    s_admin_run (sql);
+    testdb_admin_run (s_admin, sql);
     snprintf (sql, sizeof sql, "CREATE DATABASE %s", name);
-    if (s_admin_run (sql))
+    if (testdb_admin_run (s_admin, sql))
         return 1;
-    s_customer_db = s_conninfo_for (name);
+    s_customer_db = testdb_conninfo (s_admin, name);
     snprintf (s_keys_base, sizeof s_keys_base, "/tmp/comptoir-cit-XXXXXX");
     if (!s_customer_db || !mkdtemp (s_keys_base))
         return 1;
@@ -1455,7 +1383,7 @@ main (int argc, char **argv)
         fprintf (stderr, "customer_it: the customer database could not be prepared\n");
     settings_destroy (&settings);
     snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    s_admin_run (sql);
+    testdb_admin_run (s_admin, sql);
     char *command = zsys_sprintf ("rm -rf '%s'", s_keys_base);
     if (system (command) != 0)
         fprintf (stderr, "customer_it: cannot remove %s\n", s_keys_base);

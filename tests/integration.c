@@ -15,6 +15,7 @@
     =========================================================================
 */
 #include "testrunner.h"
+#include "testdb.h"
 
 #include "contextnode.h"
 #include "envelope.h"
@@ -40,69 +41,7 @@ static char *s_sql_dir;             //  the source tree's sql/ folder
 static int s_run_id;                //  the parent's pid: names the scratch databases
 
 //  --------------------------------------------------------------------------
-//  The admin conninfo with another dbname, as key=value pairs.
-
-static char *
-s_conninfo_for (const char *dbname)
-{
-    char *error = NULL;
-    PQconninfoOption *options = PQconninfoParse (s_admin, &error);
-    if (!options) {
-        fprintf (stderr, "bad COMPTOIR_TEST_PG_ADMIN: %s\n", error ? error : "?");
-        PQfreemem (error);
-        return NULL;
-    }
-    zchunk_t *out = zchunk_new (NULL, 256);
-    for (PQconninfoOption *option = options; option->keyword; option++) {
-        const char *value = option->val;
-        if (streq (option->keyword, "dbname"))
-            value = dbname;
-        if (!value)
-            continue;
-        zchunk_extend (out, option->keyword, strlen (option->keyword));
-        zchunk_extend (out, "='", 2);
-        for (const char *c = value; *c; c++) {
-            if (*c == '\'' || *c == '\\')
-                zchunk_extend (out, "\\", 1);
-            zchunk_extend (out, c, 1);
-        }
-        zchunk_extend (out, "' ", 2);
-    }
-    PQconninfoFree (options);
-    char *conninfo = zchunk_strdup (out);
-    zchunk_destroy (&out);
-    return conninfo;
-}
-
-//  --------------------------------------------------------------------------
 //  Run one statement on the admin database. 0 or -1.
-
-static void
-s_quiet (void *arg, const char *message)
-{
-    (void) arg;
-    (void) message;
-}
-
-static int
-s_admin_run (const char *sql)
-{
-    PGconn *conn = PQconnectdb (s_admin);
-    PQsetNoticeProcessor (conn, s_quiet, NULL);
-    int rc = -1;
-    if (PQstatus (conn) == CONNECTION_OK) {
-        PGresult *res = PQexec (conn, sql);
-        if (PQresultStatus (res) == PGRES_COMMAND_OK || PQresultStatus (res) == PGRES_TUPLES_OK)
-            rc = 0;
-        else
-            fprintf (stderr, "admin: %s: %s", sql, PQresultErrorMessage (res));
-        PQclear (res);
-    }
-    else
-        fprintf (stderr, "admin: cannot connect: %s", PQerrorMessage (conn));
-    PQfinish (conn);
-    return rc;
-}
 
 //  A fresh database for one case; returns its conninfo (caller frees).
 static char *
@@ -111,10 +50,10 @@ s_scratch_db (const char *suffix)
     char name [64], sql [160];
     snprintf (name, sizeof name, "comptoir_it_%d_%s", s_run_id, suffix);
     snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-    s_admin_run (sql);
+    testdb_admin_run (s_admin, sql);
     snprintf (sql, sizeof sql, "CREATE DATABASE %s", name);
-    assert (s_admin_run (sql) == 0);
-    return s_conninfo_for (name);
+    assert (testdb_admin_run (s_admin, sql) == 0);
+    return testdb_conninfo (s_admin, name);
 }
 
 static void
@@ -123,26 +62,13 @@ s_scratch_drop (const char *suffix)
     char sql [160];
     snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS comptoir_it_%d_%s WITH (FORCE)",
               s_run_id, suffix);
-    s_admin_run (sql);
-}
-
-//  --------------------------------------------------------------------------
-//  A single value of a query, as a new string (NULL when no row).
-
-static char *
-s_value (pgdb_t *db, const char *sql)
-{
-    PGresult *res = pgdb_exec (db, sql, sql, 0, NULL);
-    assert (res);
-    char *value = PQntuples (res) ? strdup (PQgetvalue (res, 0, 0)) : NULL;
-    PQclear (res);
-    return value;
+    testdb_admin_run (s_admin, sql);
 }
 
 static long long
 s_number (pgdb_t *db, const char *sql)
 {
-    char *value = s_value (db, sql);
+    char *value = testdb_value (db, sql, 0, NULL);
     assert (value);
     long long number = atoll (value);
     free (value);
@@ -191,8 +117,8 @@ test_pgdb_exec_prepares_once_and_binds_parameters (bool verbose)
     assert (s_number (db, "SELECT count(*) FROM pg_prepared_statements"
                           " WHERE statement = 'INSERT INTO it_notes (id, body) VALUES ($1, $2)'") == 1);
     //  names longer than PostgreSQL's 63 bytes do not collide
-    char *first = s_value (db, "SELECT 'the first of two statements whose names share their first 63 bytes'");
-    char *second = s_value (db, "SELECT 'the first of two statements whose names share their first 63 bytes!'");
+    char *first = testdb_value (db, "SELECT 'the first of two statements whose names share their first 63 bytes'", 0, NULL);
+    char *second = testdb_value (db, "SELECT 'the first of two statements whose names share their first 63 bytes!'", 0, NULL);
     assert (first && second && !streq (first, second));
     free (first);
     free (second);
@@ -353,7 +279,7 @@ s_insert_after_kill (pgdb_t *db, void *arg)
     s_killer_t *killer = (s_killer_t *) arg;
     killer->attempts++;
     if (killer->attempts == 1) {
-        char *pid = s_value (db, "SELECT pg_backend_pid ()");
+        char *pid = testdb_value (db, "SELECT pg_backend_pid ()", 0, NULL);
         s_terminate (killer->admin, pid);
         free (pid);
     }
@@ -374,7 +300,7 @@ test_pgdb_reconnects_after_backend_terminated (bool verbose)
     PGresult *res = pgdb_exec (db, "it_plus_one", "SELECT $1::int + 1", 1, params);
     assert (res && streq (PQgetvalue (res, 0, 0), "42"));
     PQclear (res);
-    char *pid = s_value (db, "SELECT pg_backend_pid ()");
+    char *pid = testdb_value (db, "SELECT pg_backend_pid ()", 0, NULL);
 
     //  outside a transaction: the next call reconnects by itself, and the
     //  statement prepared on the old session is prepared again
@@ -382,7 +308,7 @@ test_pgdb_reconnects_after_backend_terminated (bool verbose)
     res = pgdb_exec (db, "it_plus_one", "SELECT $1::int + 1", 1, params);
     assert (res && streq (PQgetvalue (res, 0, 0), "42"));
     PQclear (res);
-    char *new_pid = s_value (db, "SELECT pg_backend_pid ()");
+    char *new_pid = testdb_value (db, "SELECT pg_backend_pid ()", 0, NULL);
     assert (!streq (pid, new_pid));
     free (pid);
     free (new_pid);
@@ -531,7 +457,7 @@ test_inventory_sql_locations (bool verbose)
     assert (s_number (db, "SELECT count(DISTINCT province) FROM locations WHERE type = 'store'") == 3);
     assert (s_number (db, "SELECT count(*) FROM locations WHERE type = 'web' AND active") == 1);
     assert (s_number (db, "SELECT count(*) FROM locations WHERE type = 'warehouse'") == 1);
-    char *name = s_value (db, "SELECT name FROM locations WHERE province = 'QC' AND type = 'store'");
+    char *name = testdb_value (db, "SELECT name FROM locations WHERE province = 'QC' AND type = 'store'", 0, NULL);
     assert (name && strstr (name, "Montréal"));
     free (name);
     //  the checks hold
@@ -1393,8 +1319,8 @@ test_product_schema_has_search_indexes (bool verbose)
     PQclear (res);
     assert (indexed);
     //  money is bigint cents
-    char *type = s_value (db, "SELECT data_type FROM information_schema.columns"
-                              " WHERE table_name = 'products' AND column_name = 'price_cents'");
+    char *type = testdb_value (db, "SELECT data_type FROM information_schema.columns"
+                              " WHERE table_name = 'products' AND column_name = 'price_cents'", 0, NULL);
     assert (type && streq (type, "bigint"));
     free (type);
     pgdb_destroy (&db);

@@ -1,0 +1,77 @@
+/*  testdb - what the database suites share. */
+#include "testdb.h"
+
+#include <czmq.h>
+
+//  --------------------------------------------------------------------------
+
+char *
+testdb_conninfo (const char *admin, const char *dbname)
+{
+    char *error = NULL;
+    PQconninfoOption *options = PQconninfoParse (admin, &error);
+    if (!options) {
+        fprintf (stderr, "bad COMPTOIR_TEST_PG_ADMIN: %s\n", error ? error : "?");
+        PQfreemem (error);
+        return NULL;
+    }
+    zchunk_t *out = zchunk_new (NULL, 256);
+    for (PQconninfoOption *option = options; option->keyword; option++) {
+        const char *value = streq (option->keyword, "dbname") ? dbname : option->val;
+        if (!value)
+            continue;
+        zchunk_extend (out, option->keyword, strlen (option->keyword));
+        zchunk_extend (out, "='", 2);
+        for (const char *c = value; *c; c++) {
+            if (*c == '\'' || *c == '\\')
+                zchunk_extend (out, "\\", 1);
+            zchunk_extend (out, c, 1);
+        }
+        zchunk_extend (out, "' ", 2);
+    }
+    PQconninfoFree (options);
+    char *conninfo = zchunk_strdup (out);
+    zchunk_destroy (&out);
+    return conninfo;
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_quiet (void *arg, const char *message)
+{
+    (void) arg;
+    (void) message;
+}
+
+int
+testdb_admin_run (const char *admin, const char *sql)
+{
+    PGconn *conn = PQconnectdb (admin);
+    PQsetNoticeProcessor (conn, s_quiet, NULL);
+    int rc = -1;
+    if (PQstatus (conn) == CONNECTION_OK) {
+        PGresult *res = PQexec (conn, sql);
+        if (PQresultStatus (res) == PGRES_COMMAND_OK || PQresultStatus (res) == PGRES_TUPLES_OK)
+            rc = 0;
+        else
+            fprintf (stderr, "admin: %s: %s", sql, PQresultErrorMessage (res));
+        PQclear (res);
+    }
+    else
+        fprintf (stderr, "admin: cannot connect: %s", PQerrorMessage (conn));
+    PQfinish (conn);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+
+char *
+testdb_value (pgdb_t *db, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res = pgdb_exec (db, sql, sql, nparams, params);
+    assert (res);
+    char *value = PQntuples (res) && !PQgetisnull (res, 0, 0) ? strdup (PQgetvalue (res, 0, 0)) : NULL;
+    PQclear (res);
+    return value;
+}

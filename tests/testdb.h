@@ -1,0 +1,19 @@
+/*  testdb - what the database suites share: scratch databases on the test
+    cluster named by COMPTOIR_TEST_PG_ADMIN, and one-value queries. */
+#ifndef COMPTOIR_TESTDB_H
+#define COMPTOIR_TESTDB_H
+
+#include "pgdb.h"
+
+//  The admin conninfo with another dbname, as quoted key=value pairs
+//  (caller frees). NULL when the admin conninfo does not parse.
+char *testdb_conninfo (const char *admin, const char *dbname);
+
+//  Run one statement on the admin database. 0 or -1 (the error is printed).
+int testdb_admin_run (const char *admin, const char *sql);
+
+//  The first column of the first row of a query, as a new string (NULL when
+//  there is no row). Asserts that the query runs.
+char *testdb_value (pgdb_t *db, const char *sql, int nparams, const char *const *params);
+
+#endif

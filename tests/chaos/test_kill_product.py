@@ -46,6 +46,15 @@ def read_status(path):
     return children
 
 
+def alive(pid):
+    """True when pid is a running process (not gone, not a zombie)."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def product_workers(path):
     return {name: value for name, value in read_status(path).items()
             if name.startswith("product-")}
@@ -162,7 +171,7 @@ def main():
         turn += 1
         pid = workers[name][0]
         others_up = [other for other in names if other != name and workers[other][0] > 0]
-        if pid <= 0 or not others_up:
+        if pid <= 0 or not others_up or not alive(pid):
             continue
         try:
             os.kill(pid, signal.SIGKILL)
@@ -175,14 +184,18 @@ def main():
     for thread in threads:
         thread.join(timeout=15)
 
-    # Give the supervisor time to bring the last victim back.
+    # Give the supervisor time to notice the last victim and bring it back:
+    # right after a kill the status file still names the dead pid, so wait
+    # for the restart count and for live processes, not only for pids.
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    while True:
         workers = product_workers(status_path)
-        if workers and all(pid > 0 for pid, _ in workers.values()):
+        restarts_after = sum(restarts for _, restarts in workers.values())
+        settled = (restarts_after - restarts_before >= kills and workers
+                   and all(pid > 0 and alive(pid) for pid, _ in workers.values()))
+        if settled or time.monotonic() >= deadline:
             break
         time.sleep(0.1)
-    restarts_after = sum(restarts for _, restarts in workers.values())
 
     total = counts["ok"] + counts["failed"]
     report("load_ran", total > 100, "%d requests in %.0f s" % (total, DURATION))

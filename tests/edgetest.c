@@ -1,13 +1,17 @@
 /*  Unit tests of the HTTP edge: route table, replies and request ids, API
-    keys, the response cache, the merging of metrics texts, and the server
+    keys, the response cache, the merging of metrics texts, token
+    verification (every forged case), rate limits, CORS, and the server
     itself on free ports (the refusals it makes on its own, the 504 of a
     request that no context answers, then the cache and the /metrics
     fan-out against a fake broker). */
 #include "testrunner.h"
 
 #include "edge_cache.h"
+#include "edge_cors.h"
+#include "edge_jwt.h"
 #include "edge_keys.h"
 #include "edge_metrics.h"
+#include "edge_ratelimit.h"
 #include "edge_reply.h"
 #include "edge_routes.h"
 #include "edge_server.h"
@@ -18,6 +22,9 @@ static const testrunner_case_t s_cases [] = {
     { "edge_keys", edge_keys_test },
     { "edge_cache", edge_cache_test },
     { "edge_metrics", edge_metrics_test },
+    { "edge_jwt", edge_jwt_test },
+    { "edge_ratelimit", edge_ratelimit_test },
+    { "edge_cors", edge_cors_test },
     { "edge_server", edge_server_test },
     { NULL, NULL }
 };

@@ -11,6 +11,7 @@
 #include "mdp_worker.h"
 #include "metrics.h"
 #include "pgdb.h"
+#include "redisdb.h"
 #include "request_input.h"
 #include "settings.h"
 
@@ -26,6 +27,7 @@ static const testrunner_case_t s_cases [] = {
     { "mdp_worker", mdp_worker_test },
     { "pgdb", pgdb_test },
     { "request_input", request_input_test },
+    { "redisdb", redisdb_test },
     { NULL, NULL }
 };
 

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #define WORKERS 3
+static int s_copy (const char *from, const char *to);
 #define PRIVATE_REDIS_PORT 16397
 
 static mdp_client_t *s_client;
@@ -621,29 +622,37 @@ s_start_redis (const char *dir)
     return pid;
 }
 
+//  A keys folder of our own under dir with the broker's public key (the
+//  in-process actor's catalog client needs one; the broker does not admit
+//  it, which only the catalog-away case relies on).
+static void
+s_private_keys (const char *dir)
+{
+    char keys [128], from [512], to [256];
+    snprintf (keys, sizeof keys, "%s/keys", dir);
+    zsys_dir_create ("%s", keys);
+    snprintf (from, sizeof from, "%s/keys/broker", getenv ("COMPTOIR_TEST_VAR"));
+    snprintf (to, sizeof to, "%s/broker", keys);
+    assert (s_copy (from, to) == 0);
+    setenv ("COMPTOIR_KEYS_DIR", keys, 1);
+}
+
+static void
+s_remove_dir (const char *dir)
+{
+    char command [300];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    assert (system (command) == 0);
+}
+
 static void
 test_redis_away_is_a_fast_503_and_recovers (bool verbose)
 {
     char dir [] = "/tmp/cart-it-XXXXXX";
     assert (mkdtemp (dir));
-    //  Keys of our own (the actor's catalog client is not used here)
-    char keys [128], broker [256];
-    snprintf (keys, sizeof keys, "%s/keys", dir);
-    zsys_dir_create ("%s", keys);
-    snprintf (broker, sizeof broker, "%s/keys/broker", getenv ("COMPTOIR_TEST_VAR"));
-    zfile_t *source = zfile_new (NULL, broker);
-    char copy [256];
-    snprintf (copy, sizeof copy, "%s/broker", keys);
-    assert (source && zfile_input (source) == 0);
-    zchunk_t *chunk = zfile_read (source, (size_t) zfile_cursize (source), 0);
-    zfile_destroy (&source);
-    zfile_t *target = zfile_new (NULL, copy);
-    assert (zfile_output (target) == 0 && zfile_write (target, chunk, 0) == 0);
-    zfile_destroy (&target);
-    zchunk_destroy (&chunk);
+    s_private_keys (dir);
     char port [16];
     snprintf (port, sizeof port, "%d", PRIVATE_REDIS_PORT);
-    setenv ("COMPTOIR_KEYS_DIR", keys, 1);
     setenv ("COMPTOIR_REDIS_PORT", port, 1);
     setenv ("COMPTOIR_CART_REDIS_RETRY_PAUSE_MS", "50", 1);
     settings_t *settings = settings_load (getenv ("COMPTOIR_TEST_CONFIG"));
@@ -690,9 +699,50 @@ test_redis_away_is_a_fast_503_and_recovers (bool verbose)
     envelope_destroy (&request);
     cart_context_def.free_state (&state);
     settings_destroy (&settings);
-    char command [300];
-    snprintf (command, sizeof command, "rm -rf '%s'", dir);
-    assert (system (command) == 0);
+    s_remove_dir (dir);
+}
+
+//  The catalog away (a broker that does not answer): add_item is a 503
+//  within the catalog deadline; the cart itself is untouched.
+static void
+test_catalog_away_is_a_503 (bool verbose)
+{
+    char dir [] = "/tmp/cart-it-XXXXXX";
+    assert (mkdtemp (dir));
+    s_private_keys (dir);
+    char host [128];
+    int port;
+    assert (redisdb_parse_address (getenv ("COMPTOIR_TEST_REDIS"), host, sizeof host, &port) == 0);
+    setenv ("COMPTOIR_BROKER_ENDPOINT", "tcp://127.0.0.1:1", 1);
+    settings_t *settings = settings_load (getenv ("COMPTOIR_TEST_CONFIG"));
+    assert (settings);
+    void *state = cart_context_def.make_state (settings, 9, 2);
+    assert (state);
+    envelope_t *request = s_request ("cart.create", NULL, NULL, NULL, NULL, NULL);
+    envelope_t *reply = contextnode_dispatch (&cart_context_def, request, state);
+    assert (reply->status == 201);
+    char *cart = strdup (json_string_value (json_object_get (reply->body, "id")));
+    envelope_destroy (&reply);
+    envelope_destroy (&request);
+    request = s_request ("cart.add_item", NULL, NULL, s_id (cart), s_add (1, 1), NULL);
+    int64_t started = zclock_mono ();
+    reply = contextnode_dispatch (&cart_context_def, request, state);
+    int64_t spent = zclock_mono () - started;
+    if (verbose)
+        printf ("add_item -> %d in %lld ms\n", reply->status, (long long) spent);
+    assert (reply->status == 503 && streq (s_code (reply), "service_unavailable"));
+    assert (spent < 1500);
+    envelope_destroy (&reply);
+    envelope_destroy (&request);
+    request = s_request ("cart.get", NULL, NULL, s_id (cart), NULL, NULL);
+    reply = contextnode_dispatch (&cart_context_def, request, state);
+    assert (reply->status == 200 && json_array_size (json_object_get (reply->body, "items")) == 0);
+    envelope_destroy (&reply);
+    envelope_destroy (&request);
+    free (cart);
+    cart_context_def.free_state (&state);
+    settings_destroy (&settings);
+    s_remove_dir (dir);
 }
 
 static const testrunner_case_t s_cases [] = {
@@ -706,6 +756,7 @@ static const testrunner_case_t s_cases [] = {
     { "cart_claim_merges_and_locks_the_cart", test_claim_merges_and_locks_the_cart },
     { "cart_a_change_sets_a_24_hour_life", test_a_change_sets_a_24_hour_life },
     { "cart_redis_away_is_a_fast_503_and_recovers", test_redis_away_is_a_fast_503_and_recovers },
+    { "cart_catalog_away_is_a_503", test_catalog_away_is_a_503 },
     { NULL, NULL }
 };
 

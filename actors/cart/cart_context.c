@@ -5,7 +5,11 @@
     redis/port; timeouts cart/redis_connect_timeout_ms and
     cart/redis_command_timeout_ms, short on purpose so that a missing Redis
     is a fast 503) and its own Majordomo client of the broker, with the
-    process's certificate, to ask the catalog for prices. Neither connects
+    process's certificate, to ask the catalog for prices. The catalog call
+    is synchronous, and the actor's Majordomo worker sends no heartbeat
+    while it waits, so its deadline (cart/catalog_timeout_ms) is capped at
+    half of the broker's silence limit (heartbeat_ms x liveness): a slow or
+    absent catalog is a 503, never a cart worker declared dead. Neither connects
     at start: an actor comes up even while Redis is away, answers 503, and
     serves again as soon as Redis is back.
     =========================================================================
@@ -46,9 +50,14 @@ s_make_state (settings_t *settings, int instance, int actor)
     self->ttl_s = settings_get_int (settings, "cart/ttl_s", 86400);
     if (self->ttl_s < 1 || self->ttl_s > 30 * 86400)
         self->ttl_s = 86400;
-    self->catalog_timeout_ms = (int) settings_get_int (settings, "cart/catalog_timeout_ms", 2000);
-    if (self->catalog_timeout_ms < 10 || self->catalog_timeout_ms > 60000)
-        self->catalog_timeout_ms = 2000;
+    //  While it waits for the catalog the actor sends no heartbeat to the
+    //  broker: the wait must end well before the broker gives up on it.
+    int64_t silence = settings_get_int (settings, "broker/heartbeat_ms", 250)
+                    * settings_get_int (settings, "broker/liveness", 4);
+    int64_t timeout = settings_get_int (settings, "cart/catalog_timeout_ms", 500);
+    if (timeout > silence / 2)
+        timeout = silence / 2;
+    self->catalog_timeout_ms = timeout >= 10 ? (int) timeout : 10;
     int64_t port = settings_get_int (settings, "redis/port", 6380);
     self->redis = redisdb_new (settings_get (settings, "redis/host", "127.0.0.1"),
                                port > 0 && port < 65536 ? (int) port : 6380,

@@ -240,6 +240,15 @@ s_queue_set (cart_state_t *self, const char *key, const char *value)
 }
 
 static int
+s_queue_expire (cart_state_t *self, const char *key)
+{
+    char ttl [24];
+    snprintf (ttl, sizeof ttl, "%lld", (long long) self->ttl_s);
+    const char *argv [] = { "EXPIRE", key, ttl };
+    return s_queue (self, 3, argv);
+}
+
+static int
 s_queue_del (cart_state_t *self, const char *key)
 {
     const char *argv [] = { "DEL", key };
@@ -325,6 +334,11 @@ s_modify (cart_state_t *self, const envelope_t *request, const char *id,
         }
         cart_model_touch (cart, s_now ());
         json_t *body = remove ? NULL : cart_model_render (cart, self->ttl_s, self->served_by);
+        //  A customer's cart keeps the pointer to it alive as long as itself
+        char owner_key [CART_KEY_MAX] = "";
+        const char *owner = json_string_value (json_object_get (cart, "customer_id"));
+        if (owner)
+            s_owner_key (owner_key, sizeof owner_key, owner);
         char *text = json_dumps (cart, JSON_COMPACT);
         char *stored = s_stored_text (status, body);
         json_decref (cart);
@@ -340,6 +354,8 @@ s_modify (cart_state_t *self, const envelope_t *request, const char *id,
             rc = remove ? s_queue_del (self, cart_key) : s_queue_set (self, cart_key, text);
         if (rc == 0 && *done_key)
             rc = s_queue_set (self, done_key, stored);
+        if (rc == 0 && *owner_key && !remove)
+            rc = s_queue_expire (self, owner_key);
         if (rc == 0)
             rc = s_exec (self);
         else

@@ -1,0 +1,76 @@
+/*  =========================================================================
+    inventory_input - what every inventory handler checks first
+
+    Who may do what (the roles of API.md, and the store rule for staff),
+    the paging params, ids from params and bodies, and the replies the
+    inventory adds to request_input's (out_of_stock, invalid_state). Every
+    value in a request is untrusted and is converted here with the strict
+    rules of runtime/request_input.
+    =========================================================================
+*/
+#ifndef COMPTOIR_INVENTORY_INPUT_H
+#define COMPTOIR_INVENTORY_INPUT_H
+
+#include "envelope.h"
+#include "pgdb.h"
+#include "request_input.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+//  Largest quantity one request may move (and largest stock level).
+#define INVENTORY_MAX_QUANTITY  1000000
+
+//  Role lists for request_input_roles.
+extern const char *const inventory_staff_roles [];     //  cashier, manager, admin
+extern const char *const inventory_manager_roles [];   //  manager, admin
+extern const char *const inventory_service_roles [];   //  service (other contexts)
+
+//  A location as the access rule sees it.
+typedef struct {
+    int64_t id;
+    char type [16];
+    int64_t store_id;           //  0 when the location is not a store
+    bool active;
+} inventory_location_t;
+
+//  Load a location. 1 found, 0 not found, -1 database failure.
+int inventory_location_load (pgdb_t *db, int64_t id, inventory_location_t *location);
+
+//  Staff other than admin act only on their own store's location.
+bool inventory_may_act_at (const envelope_t *request, const inventory_location_t *location);
+
+//  Services: role "service" from one of the contexts that may hold stock
+//  (consumer "order" or "sales"). NULL when allowed, else the 401/403 reply.
+envelope_t *inventory_require_service (const envelope_t *request);
+
+//  page and per_page params (defaults 1 and 20, per_page at most 100).
+//  Problems go to details.
+void inventory_read_page (const envelope_t *request, int64_t *page, int64_t *per_page, json_t *details);
+
+//  An optional id param (positive integer string): 1 present, 0 absent,
+//  -1 invalid (a detail was added).
+int inventory_id_param (const envelope_t *request, const char *name, int64_t *value, json_t *details);
+
+//  A required JSON integer field in [min, max]: 0 and *value, or -1 with a detail.
+int inventory_required_integer (json_t *object, const char *field, int64_t min, int64_t max,
+                                int64_t *value, json_t *details);
+
+//  A column as an integer.
+json_int_t inventory_int (PGresult *res, int row, int column);
+
+//  {"data": [...], "meta": {page, per_page, total}}, 200. Takes data.
+envelope_t *inventory_page_reply (const envelope_t *request, json_t *data,
+                                  int64_t page, int64_t per_page, json_int_t total);
+
+//  409 replies.
+envelope_t *inventory_out_of_stock (const envelope_t *request, json_t *details);
+envelope_t *inventory_invalid_state (const envelope_t *request, const char *message);
+
+//  500 when a JSON answer cannot be built.
+envelope_t *inventory_no_answer (const envelope_t *request);
+
+void inventory_input_test (bool verbose);
+
+#endif

@@ -19,6 +19,8 @@
 #include "testdb.h"
 
 #include "contextnode.h"
+#include "curvekeys.h"
+#include "mdp_client.h"
 #include "envelope.h"
 #include "inventory_context.h"
 #include "inventory_input.h"
@@ -815,6 +817,81 @@ test_seed_stock_matches_its_journal (bool verbose)
 }
 
 //  --------------------------------------------------------------------------
+//  The live workers through the real broker (the test environment's, when
+//  COMPTOIR_TEST_BROKER is set): the process started by the supervisor
+//  serves the "inventory" service with the seeded database.
+
+static envelope_t *
+s_broker_call (mdp_client_t *client, const char *verb, const char *role, int64_t store_id,
+               const char *consumer, json_t *params, json_t *data)
+{
+    envelope_t *request = envelope_new_request (verb);
+    assert (request);
+    envelope_set_str (&request->role, role);
+    envelope_set_str (&request->sub, "it-broker");
+    envelope_set_str (&request->consumer, consumer);
+    envelope_set_str (&request->rid, "inventory-it-broker");
+    request->store_id = store_id;
+    request->body = json_object ();
+    json_object_set_new (request->body, "params", params ? params : json_object ());
+    if (data)
+        json_object_set_new (request->body, "data", data);
+    envelope_t *reply = mdp_client_call (client, "inventory", &request);
+    assert (reply);
+    return reply;
+}
+
+static void
+test_live_workers_answer_through_the_broker (bool verbose)
+{
+    (void) verbose;
+    const char *var = getenv ("COMPTOIR_TEST_VAR");
+    assert (var);
+    char keys [512], broker [600];
+    snprintf (keys, sizeof keys, "%s/keys", var);
+    snprintf (broker, sizeof broker, "%s/broker", keys);
+    zcert_t *cert = curvekeys_ensure (keys, "edge", true);
+    char *server_key = curvekeys_public_of (broker);
+    assert (cert && server_key);
+    mdp_client_t *client = mdp_client_new (getenv ("COMPTOIR_TEST_BROKER"), cert, server_key);
+    assert (client);
+    mdp_client_set_timeout (client, 5000);
+    zcert_destroy (&cert);
+    free (server_key);
+
+    envelope_t *reply = s_broker_call (client, "location.list", NULL, 0, "demo", NULL, NULL);
+    s_expect (reply, 200);
+    assert (json_array_size (json_object_get (reply->body, "data")) == 5);
+    envelope_destroy (&reply);
+    reply = s_broker_call (client, "stock.get", "cashier", 1, "demo",
+                           json_pack ("{s:s}", "product_id", "1"), NULL);
+    s_expect (reply, 200);
+    assert (json_array_size (json_object_get (reply->body, "data")) == 5);
+    envelope_destroy (&reply);
+
+    //  checkout's verbs, as the order context calls them
+    char id [64];
+    snprintf (id, sizeof id, "it-broker-%d", (int) getpid ());
+    reply = s_broker_call (client, "reservation.reserve", "service", 0, "order", NULL,
+                           json_pack ("{s:s, s:[{s:i, s:i}]}", "reservation_id", id,
+                                      "lines", "product_id", 1, "quantity", 1));
+    s_expect (reply, 201);
+    assert (s_int (reply->body, "location_id") == 5);
+    envelope_destroy (&reply);
+    reply = s_broker_call (client, "reservation.release", "service", 0, "order", NULL,
+                           json_pack ("{s:s}", "reservation_id", id));
+    s_expect (reply, 200);
+    assert (streq (s_str (reply->body, "status"), "released"));
+    envelope_destroy (&reply);
+    //  an HTTP caller's role never reaches them
+    reply = s_broker_call (client, "reservation.release", "customer", 0, "demo", NULL,
+                           json_pack ("{s:s}", "reservation_id", id));
+    s_expect (reply, 403);
+    envelope_destroy (&reply);
+    mdp_client_destroy (&client);
+}
+
+//  --------------------------------------------------------------------------
 
 static void
 test_input_selftest (bool verbose)
@@ -822,7 +899,7 @@ test_input_selftest (bool verbose)
     inventory_input_test (verbose);
 }
 
-static const testrunner_case_t s_cases [] = {
+static testrunner_case_t s_cases [] = {
     { "inventory_input_selftest", test_input_selftest },
     { "inventory_seed_stock_matches_its_journal", test_seed_stock_matches_its_journal },
     { "inventory_adjustments_move_stock_and_never_below_zero", test_adjustments_move_stock_and_never_below_zero },
@@ -835,6 +912,7 @@ static const testrunner_case_t s_cases [] = {
     { "inventory_forgotten_reservation_expires_by_itself", test_forgotten_reservation_expires_by_itself },
     { "inventory_oversell_race_exactly_the_stock_is_reserved", test_oversell_race_exactly_the_stock_is_reserved },
     { "inventory_outbox_rows_come_and_go_with_the_change", test_outbox_rows_come_and_go_with_the_change },
+    { NULL, NULL },         //  room for the live case
     { NULL, NULL }
 };
 
@@ -873,6 +951,13 @@ main (int argc, char **argv)
         return 77;
     }
     s_run_id = (int) getpid ();
+    //  With a test environment, the live workers too.
+    const char *live = getenv ("COMPTOIR_TEST_BROKER");
+    if (live && *live && getenv ("COMPTOIR_TEST_VAR")) {
+        size_t count = sizeof s_cases / sizeof s_cases [0];
+        s_cases [count - 2].name = "inventory_live_workers_answer_through_the_broker";
+        s_cases [count - 2].fn = test_live_workers_answer_through_the_broker;
+    }
     logline_init ("inventory_it", -1);
     const char *srcdir = getenv ("srcdir");
     char *sql_dir = zsys_sprintf ("%s/sql/inventory", srcdir && *srcdir ? srcdir : ".");

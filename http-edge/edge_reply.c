@@ -10,6 +10,7 @@
 */
 #include "edge_reply.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
@@ -98,9 +99,11 @@ edge_reply_code_for_status (int status)
         case 405: return "method_not_allowed";
         case 409: return "conflict";
         case 413: return "payload_too_large";
+        case 414: return "uri_too_long";
         case 415: return "unsupported_media_type";
         case 422: return "idempotency_key_reused";
         case 429: return "rate_limited";
+        case 431: return "header_fields_too_large";
         case 502: return "bad_gateway";
         case 503: return "service_unavailable";
         case 504: return "upstream_timeout";
@@ -137,9 +140,32 @@ edge_reply_error (int status, const char *code, const char *message,
         return NULL;
     if (status == 401)
         self->www_authenticate = "ApiKey realm=\"comptoir\"";
-    if (status == 503)
+    if (status == 503 || status == 429)
         self->retry_after = true;
     return self;
+}
+
+//  --------------------------------------------------------------------------
+//  The seconds a context asks a client to wait, from the details of its
+//  429 ([{"field":"retry_after_s","problem":"<n>"}]), or 0.
+
+static int64_t
+s_retry_after_of (const json_t *details)
+{
+    size_t index;
+    const json_t *detail;
+    json_array_foreach (details, index, detail) {
+        const char *field = json_string_value (json_object_get (detail, "field"));
+        const char *problem = json_string_value (json_object_get (detail, "problem"));
+        if (!field || !streq (field, "retry_after_s") || !problem)
+            continue;
+        char *end = NULL;
+        errno = 0;
+        long long seconds = strtoll (problem, &end, 10);
+        if (!errno && end != problem && !*end && seconds > 0)
+            return seconds > 86400 ? 86400 : (int64_t) seconds;
+    }
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -147,6 +173,13 @@ edge_reply_error (int status, const char *code, const char *message,
 
 edge_reply_t *
 edge_reply_from_envelope (const envelope_t *envelope, const char *rid, const char *path)
+{
+    return edge_reply_from_envelope_at (envelope, rid, path, NULL);
+}
+
+edge_reply_t *
+edge_reply_from_envelope_at (const envelope_t *envelope, const char *rid, const char *path,
+                             const char *location)
 {
     assert (envelope);
     int status = envelope->status;
@@ -171,22 +204,42 @@ edge_reply_from_envelope (const envelope_t *envelope, const char *rid, const cha
         else
         if (status == 504)
             code = "upstream_timeout";
-        return edge_reply_error (status, code, message, rid, details);
+        int64_t retry_after_s = status == 429 ? s_retry_after_of (details) : 0;
+        edge_reply_t *self = edge_reply_error (status, code, message, rid, details);
+        if (self && status == 401)
+            self->www_authenticate = "Bearer realm=\"comptoir\"";
+        if (self && status == 403)
+            self->www_authenticate = "Bearer realm=\"comptoir\", error=\"insufficient_scope\"";
+        if (self)
+            self->retry_after_s = retry_after_s;
+        return self;
     }
     edge_reply_t *self = edge_reply_json (status, envelope->body);
     if (!self)
         return NULL;
     json_t *id = status == 201 && json_is_object (envelope->body)
                ? json_object_get (envelope->body, "id") : NULL;
-    if (id && path) {
-        char *location = NULL;
-        if (json_is_integer (id))
-            location = zsys_sprintf ("%s/%" JSON_INTEGER_FORMAT, path, json_integer_value (id));
-        else
-        if (json_is_string (id))
-            location = zsys_sprintf ("%s/%s", path, json_string_value (id));
-        self->location = location;
+    char text [32];
+    const char *id_text = NULL;
+    if (json_is_integer (id)) {
+        snprintf (text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value (id));
+        id_text = text;
     }
+    else
+    if (json_is_string (id))
+        id_text = json_string_value (id);
+    //  An id that could break out of its header or path is not used.
+    if (id_text && (!*id_text || strpbrk (id_text, "\r\n/?# ")))
+        id_text = NULL;
+    if (id_text && location && *location) {
+        const char *slot = strstr (location, "{id}");
+        self->location = slot
+            ? zsys_sprintf ("%.*s%s%s", (int) (slot - location), location, id_text, slot + 4)
+            : strdup (location);
+    }
+    else
+    if (id_text && !location && path)
+        self->location = zsys_sprintf ("%s/%s", path, id_text);
     return self;
 }
 
@@ -356,6 +409,53 @@ edge_reply_test (bool verbose)
     assert (streq (reply->location, "/api/v1/products/12"));
     edge_reply_destroy (&reply);
     envelope_destroy (&envelope);
+
+    //  A route's own Location rule, or none; an id that is no path segment
+    envelope = envelope_new_reply (request, 201, json_pack ("{s:i}", "id", 12));
+    reply = edge_reply_from_envelope_at (envelope, "r", "/api/v1/auth/register", "/api/v1/customers/{id}");
+    assert (streq (reply->location, "/api/v1/customers/12"));
+    edge_reply_destroy (&reply);
+    reply = edge_reply_from_envelope_at (envelope, "r", "/api/v1/auth/register", "");
+    assert (reply->location == NULL);
+    edge_reply_destroy (&reply);
+    envelope_destroy (&envelope);
+    envelope = envelope_new_reply (request, 201, json_pack ("{s:s}", "id", "a\r\nSet-Cookie: x"));
+    reply = edge_reply_from_envelope (envelope, "r", "/api/v1/carts");
+    assert (reply->location == NULL);
+    edge_reply_destroy (&reply);
+    envelope_destroy (&envelope);
+    envelope = envelope_new_reply (request, 201, json_pack ("{s:s}", "id", "Ab_12-x"));
+    reply = edge_reply_from_envelope (envelope, "r", "/api/v1/carts");
+    assert (streq (reply->location, "/api/v1/carts/Ab_12-x"));
+    edge_reply_destroy (&reply);
+    envelope_destroy (&envelope);
+
+    //  A context's 429 with retry_after_s: Retry-After with its value;
+    //  its 401 asks for a Bearer token, its 403 says the scope is short
+    envelope = envelope_new_error (request, 429, "rate_limited", "locked",
+                                   json_pack ("[{s:s, s:s}]", "field", "retry_after_s", "problem", "42"));
+    reply = edge_reply_from_envelope (envelope, "r", "/x");
+    assert (reply->status == 429 && reply->retry_after && reply->retry_after_s == 42);
+    edge_reply_destroy (&reply);
+    envelope_destroy (&envelope);
+    envelope = envelope_new_error (request, 429, "rate_limited", "locked",
+                                   json_pack ("[{s:s, s:s}]", "field", "retry_after_s", "problem", "-3"));
+    reply = edge_reply_from_envelope (envelope, "r", "/x");
+    assert (reply->retry_after && reply->retry_after_s == 0);
+    edge_reply_destroy (&reply);
+    envelope_destroy (&envelope);
+    envelope = envelope_new_error (request, 401, "unauthorized", "wrong password", NULL);
+    reply = edge_reply_from_envelope (envelope, "r", "/x");
+    assert (streq (reply->www_authenticate, "Bearer realm=\"comptoir\""));
+    edge_reply_destroy (&reply);
+    envelope_destroy (&envelope);
+    envelope = envelope_new_error (request, 403, "forbidden", "not yours", NULL);
+    reply = edge_reply_from_envelope (envelope, "r", "/x");
+    assert (strstr (reply->www_authenticate, "insufficient_scope"));
+    edge_reply_destroy (&reply);
+    envelope_destroy (&envelope);
+    assert (streq (edge_reply_code_for_status (414), "uri_too_long"));
+    assert (streq (edge_reply_code_for_status (431), "header_fields_too_large"));
 
     //  204 has no body
     envelope = envelope_new_reply (request, 204, json_object ());

@@ -32,8 +32,9 @@ typedef struct {
     const char *content_type;       //  static string
     char *location;                 //  owned, or NULL
     char *allow;                    //  owned, or NULL (405)
-    const char *www_authenticate;   //  static string, or NULL (401)
-    bool retry_after;               //  503: the server adds Retry-After
+    const char *www_authenticate;   //  static string, or NULL (401, 403)
+    bool retry_after;               //  503, 429: the server adds Retry-After
+    int64_t retry_after_s;          //  its value when > 0, else the server's default
 } edge_reply_t;
 
 //  A JSON reply: body is serialized compactly (NULL body: no body).
@@ -55,6 +56,14 @@ edge_reply_t *edge_reply_error (int status, const char *code, const char *messag
 //  body has an "id" gets Location: <path>/<id>; 204 has no body.
 edge_reply_t *edge_reply_from_envelope (const envelope_t *envelope, const char *rid,
                                         const char *path);
+
+//  The same, with a route's location rule for a 201 with an "id": NULL
+//  for <path>/<id>, "" for no Location, else a path in which {id} is
+//  replaced by the id. Also: a 429 whose details hold
+//  {"field":"retry_after_s","problem":"<n>"} gets Retry-After: n, and a
+//  context's 401 asks for a Bearer token.
+edge_reply_t *edge_reply_from_envelope_at (const envelope_t *envelope, const char *rid,
+                                           const char *path, const char *location);
 
 void edge_reply_destroy (edge_reply_t **self_p);
 

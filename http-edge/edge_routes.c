@@ -20,6 +20,51 @@ struct _edge_routes_t {
 };
 
 static const char *s_methods [] = { "GET", "POST", "PUT", "PATCH", "DELETE", NULL };
+static const char *s_role_names [] = { "customer", "cashier", "manager", "admin", NULL };
+
+//  --------------------------------------------------------------------------
+//  The bit of a role.
+
+unsigned
+edge_role_bit (const char *role)
+{
+    for (int i = 0; role && s_role_names [i]; i++)
+        if (streq (role, s_role_names [i]))
+            return 1u << i;
+    return 0;
+}
+
+//  A roles setting: "any", or a comma list of known roles (blanks
+//  around names allowed). Returns 0 and the mask, or -1.
+static int
+s_roles_parse (const char *roles, unsigned *mask)
+{
+    *mask = 0;
+    if (streq (roles, "any"))
+        return 0;
+    const char *cursor = roles;
+    while (true) {
+        while (*cursor == ' ')
+            cursor++;
+        size_t length = strcspn (cursor, ",");
+        size_t trimmed = length;
+        while (trimmed > 0 && cursor [trimmed - 1] == ' ')
+            trimmed--;
+        char name [16];
+        if (trimmed == 0 || trimmed >= sizeof name)
+            return -1;
+        memcpy (name, cursor, trimmed);
+        name [trimmed] = 0;
+        unsigned bit = edge_role_bit (name);
+        if (!bit)
+            return -1;
+        *mask |= bit;
+        if (cursor [length] == 0)
+            break;
+        cursor += length + 1;
+    }
+    return 0;
+}
 
 //  --------------------------------------------------------------------------
 //  Create an empty table.
@@ -44,6 +89,7 @@ s_route_destroy (edge_route_t **route_p)
     free (route->service);
     free (route->verb);
     free (route->roles);
+    free (route->location);
     for (size_t i = 0; i < route->segments; i++)
         free (route->segment [i]);
     free (route);
@@ -141,6 +187,9 @@ edge_routes_add (edge_routes_t *self, const char *method, const char *pattern,
         return -1;
     if (!roles || !*roles)
         roles = "any";
+    unsigned role_mask;
+    if (s_roles_parse (roles, &role_mask))
+        return -1;
     for (size_t i = 0; i < self->size; i++)
         if (streq (self->route [i]->method, method)
         &&  streq (self->route [i]->pattern, pattern))
@@ -152,6 +201,7 @@ edge_routes_add (edge_routes_t *self, const char *method, const char *pattern,
     route->service = strdup (service);
     route->verb = strdup (verb);
     route->roles = strdup (roles);
+    route->role_mask = role_mask;
     route->retryable = retryable;
     if (!route->method || !route->pattern || !route->service || !route->verb
     ||  !route->roles || s_route_parse_pattern (route, pattern)) {
@@ -219,6 +269,21 @@ edge_routes_load (const char *path)
             ||  edge_routes_set_cache_ttl (self, method, pattern, (int64_t) value)) {
                 log_error (NULL, "%s: route %d (%s %s): cache_ttl_ms must be a number of "
                            "milliseconds, and only on GET routes whose roles are \"any\"",
+                           path, index + 1, method, pattern);
+                edge_routes_destroy (&self);
+                continue;
+            }
+            const char *limit = zconfig_get (child, "body_limit", "0");
+            const char *by_address = zconfig_get (child, "address_limited", "0");
+            const char *location = zconfig_get (child, "location", NULL);
+            errno = 0;
+            value = strtoll (limit, &end, 10);
+            bool limited = streq (by_address, "1");
+            if (errno || end == limit || *end || value < 0
+            ||  !(limited || streq (by_address, "0"))
+            ||  edge_routes_set_options (self, method, pattern, (int64_t) value, limited, location)) {
+                log_error (NULL, "%s: route %d (%s %s): body_limit must be a number of bytes, "
+                           "address_limited 0 or 1, location a path",
                            path, index + 1, method, pattern);
                 edge_routes_destroy (&self);
             }
@@ -393,7 +458,49 @@ bool
 edge_route_open (const edge_route_t *route)
 {
     assert (route);
-    return streq (route->roles, "any");
+    return route->role_mask == 0;
+}
+
+//  --------------------------------------------------------------------------
+//  May a token with this role use the route?
+
+bool
+edge_route_allows (const edge_route_t *route, const char *role)
+{
+    assert (route);
+    if (route->role_mask == 0)
+        return true;
+    unsigned bit = edge_role_bit (role);
+    return bit && (route->role_mask & bit);
+}
+
+//  --------------------------------------------------------------------------
+//  Per-route options.
+
+int
+edge_routes_set_options (edge_routes_t *self, const char *method, const char *pattern,
+                         int64_t body_limit, bool address_limited, const char *location)
+{
+    assert (self);
+    if (!method || !pattern || body_limit < 0)
+        return -1;
+    if (location && *location && (location [0] != '/' || strlen (location) > 1024
+                                  || strchr (location, '\r') || strchr (location, '\n')))
+        return -1;
+    for (size_t i = 0; i < self->size; i++) {
+        edge_route_t *route = self->route [i];
+        if (!streq (route->method, method) || !streq (route->pattern, pattern))
+            continue;
+        char *copy = location ? strdup (location) : NULL;
+        if (location && !copy)
+            return -1;
+        free (route->location);
+        route->location = copy;
+        route->body_limit = body_limit;
+        route->address_limited = address_limited;
+        return 0;
+    }
+    return -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -486,6 +593,15 @@ edge_routes_test (bool verbose)
     assert (!route->retryable);
     assert (!edge_route_open (route));
     assert (streq (route->roles, "manager,admin"));
+    assert (edge_route_allows (route, "manager") && edge_route_allows (route, "admin"));
+    assert (!edge_route_allows (route, "customer") && !edge_route_allows (route, "cashier"));
+    assert (!edge_route_allows (route, NULL) && !edge_route_allows (route, "Manager"));
+    assert (!edge_route_allows (route, ""));
+    //  Unknown roles refuse the route: a typo must not lock it or open it
+    assert (edge_routes_add (routes, "POST", "/api/v1/x", "product", "x", false, "manger") == -1);
+    assert (edge_routes_add (routes, "POST", "/api/v1/x", "product", "x", false, "manager,") == -1);
+    assert (edge_routes_add (routes, "POST", "/api/v1/x", "product", "x", false, "any,admin") == -1);
+    assert (edge_role_bit ("cashier") == EDGE_ROLE_CASHIER && edge_role_bit ("root") == 0);
 
     //  Path fits, method does not: 405 with the accepted methods
     assert (edge_routes_match (routes, "PATCH", "/api/v1/products/42", &route, params, allow, sizeof allow) == EDGE_MATCH_NO_METHOD);
@@ -524,6 +640,18 @@ edge_routes_test (bool verbose)
     assert (edge_routes_set_cache_ttl (routes, "GET", "/api/v1/me", 1000) == -1);
     assert (edge_routes_match (routes, "GET", "/api/v1/me", &route, NULL, allow, sizeof allow) == EDGE_MATCH_FOUND);
     assert (!edge_route_cached (route));
+    assert (edge_route_allows (route, "customer") && !edge_route_allows (route, "admin"));
+    assert (route->role_mask == EDGE_ROLE_CUSTOMER);
+    //  Per-route options
+    assert (route->body_limit == 0 && !route->address_limited && route->location == NULL);
+    assert (edge_routes_set_options (routes, "GET", "/api/v1/me", 4096, true, "/api/v1/x/{id}") == 0);
+    assert (route->body_limit == 4096 && route->address_limited && streq (route->location, "/api/v1/x/{id}"));
+    assert (edge_routes_set_options (routes, "GET", "/api/v1/me", -1, false, NULL) == -1);
+    assert (edge_routes_set_options (routes, "GET", "/api/v1/me", 0, false, "x") == -1);
+    assert (edge_routes_set_options (routes, "GET", "/api/v1/me", 0, false, "/a\r\nSet-Cookie: x") == -1);
+    assert (edge_routes_set_options (routes, "GET", "/api/v1/none", 0, false, NULL) == -1);
+    assert (edge_routes_set_options (routes, "GET", "/api/v1/me", 0, false, "") == 0);
+    assert (streq (route->location, ""));
 
     //  Services are listed once each
     zlistx_t *services = edge_routes_services (routes);
@@ -556,12 +684,21 @@ edge_routes_test (bool verbose)
         "    path = \"/api/v1/categories/{id}\"\n"
         "    service = \"product\"\n"
         "    verb = \"category.get\"\n"
-        "    cache_ttl_ms = 1500\n";
+        "    cache_ttl_ms = 1500\n"
+        "route\n"
+        "    method = \"POST\"\n"
+        "    path = \"/api/v1/auth/register\"\n"
+        "    service = \"customer\"\n"
+        "    verb = \"auth.register\"\n"
+        "    body_limit = 8192\n"
+        "    address_limited = 1\n"
+        "    location = \"/api/v1/customers/{id}\"\n"
+        "    roles = \"customer, cashier\"\n";
     assert (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
     close (fd);
     routes = edge_routes_load (path);
     assert (routes);
-    assert (edge_routes_size (routes) == 3);
+    assert (edge_routes_size (routes) == 4);
     assert (edge_routes_at (routes, 0)->cache_ttl_ms == 0);
     assert (edge_routes_at (routes, 2)->cache_ttl_ms == 1500);
     assert (edge_route_cached (edge_routes_at (routes, 2)));
@@ -569,7 +706,12 @@ edge_routes_test (bool verbose)
     assert (streq (edge_routes_at (routes, 0)->roles, "any"));
     assert (!edge_routes_at (routes, 1)->retryable);
     assert (streq (edge_routes_at (routes, 1)->roles, "manager,admin"));
-    assert (edge_routes_at (routes, 3) == NULL);
+    assert (edge_routes_at (routes, 3)->body_limit == 8192);
+    assert (edge_routes_at (routes, 3)->address_limited);
+    assert (streq (edge_routes_at (routes, 3)->location, "/api/v1/customers/{id}"));
+    assert (edge_routes_at (routes, 3)->role_mask == (EDGE_ROLE_CUSTOMER | EDGE_ROLE_CASHIER));
+    assert (edge_routes_at (routes, 0)->body_limit == 0 && !edge_routes_at (routes, 0)->address_limited);
+    assert (edge_routes_at (routes, 4) == NULL);
     edge_routes_destroy (&routes);
 
     //  One bad route refuses the whole file
@@ -592,6 +734,14 @@ edge_routes_test (bool verbose)
         "    cache_ttl_ms = \"soon\"\n",
         "route\n    method = \"GET\"\n    path = \"/a\"\n    service = \"s\"\n    verb = \"v\"\n"
         "    cache_ttl_ms = -1\n",
+        "route\n    method = \"GET\"\n    path = \"/a\"\n    service = \"s\"\n    verb = \"v\"\n"
+        "    roles = \"manager,amdin\"\n",
+        "route\n    method = \"POST\"\n    path = \"/a\"\n    service = \"s\"\n    verb = \"v\"\n"
+        "    body_limit = \"big\"\n",
+        "route\n    method = \"POST\"\n    path = \"/a\"\n    service = \"s\"\n    verb = \"v\"\n"
+        "    address_limited = \"yes please\"\n",
+        "route\n    method = \"POST\"\n    path = \"/a\"\n    service = \"s\"\n    verb = \"v\"\n"
+        "    location = \"elsewhere\"\n",
         NULL
     };
     for (const char **bad = refused; *bad; bad++) {

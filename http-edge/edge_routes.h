@@ -29,12 +29,23 @@ typedef struct {
     char *service;          //  Majordomo service, e.g. "product"
     char *verb;             //  envelope verb, e.g. "product.get"
     char *roles;            //  "any", or a comma list such as "manager,admin"
+    unsigned role_mask;     //  EDGE_ROLE_* bits of roles (0 for "any")
     bool retryable;         //  safe to resend (GET defaults to true)
     int64_t cache_ttl_ms;   //  edge cache lifetime of a 200 answer, 0 = not cached
+    int64_t body_limit;     //  bytes of body accepted, 0 = the edge's edge/body_limit
+    bool address_limited;   //  also rate-limited per client address (the auth/* routes)
+    char *location;         //  a 201's Location: NULL = <path>/<id>, "" = none,
+                            //  else a path where {id} stands for the new id
     size_t segments;        //  number of path segments
     size_t literals;        //  how many of them are literal (specificity)
     char *segment [EDGE_ROUTES_MAX_SEGMENTS];   //  "{id}" kept as "{id}"
 } edge_route_t;
+
+//  The roles a token may carry (API.md), as bits of route->role_mask.
+#define EDGE_ROLE_CUSTOMER  1u
+#define EDGE_ROLE_CASHIER   2u
+#define EDGE_ROLE_MANAGER   4u
+#define EDGE_ROLE_ADMIN     8u
 
 typedef enum {
     EDGE_MATCH_FOUND = 0,       //  a route for this method and path
@@ -54,8 +65,10 @@ edge_routes_t *edge_routes_load (const char *path);
 
 void edge_routes_destroy (edge_routes_t **self_p);
 
-//  Add a route. roles NULL means "any". Returns 0, or -1 when a field is
-//  invalid or (method, pattern) is already in the table.
+//  Add a route. roles NULL means "any"; otherwise a comma list of the
+//  roles customer, cashier, manager, admin (a typo must not lock a route
+//  or open it). Returns 0, or -1 when a field is invalid or (method,
+//  pattern) is already in the table.
 int edge_routes_add (edge_routes_t *self, const char *method, const char *pattern,
                      const char *service, const char *verb, bool retryable,
                      const char *roles);
@@ -84,6 +97,18 @@ bool edge_route_cached (const edge_route_t *route);
 
 //  True when the route may be reached with an API key alone.
 bool edge_route_open (const edge_route_t *route);
+
+//  True when a token with this role may use the route (always for "any").
+bool edge_route_allows (const edge_route_t *route, const char *role);
+
+//  The EDGE_ROLE_* bit of a role name, 0 for an unknown one.
+unsigned edge_role_bit (const char *role);
+
+//  Set a route's per-route options (see edge_route_t): body_limit >= 0,
+//  location NULL or a path. Returns -1 when no such route exists or an
+//  option is invalid.
+int edge_routes_set_options (edge_routes_t *self, const char *method, const char *pattern,
+                             int64_t body_limit, bool address_limited, const char *location);
 
 //  The distinct service names of the table, in table order. Caller destroys.
 zlistx_t *edge_routes_services (edge_routes_t *self);

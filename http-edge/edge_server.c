@@ -35,8 +35,11 @@
 */
 #include "edge_server.h"
 #include "edge_cache.h"
+#include "edge_cors.h"
+#include "edge_jwt.h"
 #include "edge_keys.h"
 #include "edge_metrics.h"
+#include "edge_ratelimit.h"
 #include "edge_reply.h"
 #include "edge_routes.h"
 
@@ -75,6 +78,23 @@
 #define EDGE_CACHE_MAX_ENTRIES  10000           //  edge/cache_max_entries
 #define EDGE_CACHE_MAX_BODY     65536           //  edge/cache_max_body (bytes)
 #define EDGE_CACHE_MAX_BYTES    (64 * 1024 * 1024)  //  edge/cache_max_bytes (keys and bodies in all)
+#define EDGE_URL_LIMIT          2048            //  edge/url_limit (bytes of path and query: 414)
+#define EDGE_HEADER_COUNT_LIMIT 64              //  edge/header_count_limit (headers: 431)
+#define EDGE_HEADER_BYTES_LIMIT 8192            //  edge/header_bytes_limit (names and values: 431)
+#define EDGE_TOKEN_LEEWAY_S     60              //  edge/token_leeway_s (nbf, iat ahead of our clock)
+#define EDGE_JWKS_REFRESH_S     60              //  edge/jwks_refresh_s
+#define EDGE_JWKS_RETRY_MS      1000            //  edge/jwks_retry_ms (until the first key set)
+#define EDGE_JWKS_MIN_INTERVAL_MS 5000          //  edge/jwks_min_interval_ms (refresh on unknown kid)
+#define EDGE_JWKS_SERVICE       "customer"      //  edge/jwks_service
+#define EDGE_JWKS_VERB          "auth.jwks"     //  edge/jwks_verb
+#define EDGE_AUTH_ISSUER        "comptoir"      //  auth/issuer
+#define EDGE_AUTH_AUDIENCE      "comptoir-api"  //  auth/audience
+#define EDGE_RATE_SECOND        0               //  edge/rate_limit/second (0: no limit)
+#define EDGE_RATE_MINUTE        100             //  edge/rate_limit/minute
+#define EDGE_RATE_HOUR          1000            //  edge/rate_limit/hour
+#define EDGE_RATE_DAY           10000           //  edge/rate_limit/day
+#define EDGE_AUTH_RATE_MINUTE   20              //  edge/auth_rate_limit/minute (per client address)
+#define EDGE_RATE_MAX_ADDRESSES 100000          //  edge/rate_limit_max_addresses
 #define EDGE_ROUTES             "etc/routes.cfg"    //  edge/routes
 #define EDGE_OPENAPI            "docs/openapi.yaml" //  edge/openapi
 #define EDGE_KEYS_DIR           "var/keys"          //  keys/dir
@@ -89,6 +109,12 @@
 #define EDGE_METRICS_SERVICE    "_metrics."         //  prefix of the contexts' metrics services
 #define EDGE_SCRAPE_MAX         256                 //  processes asked per /metrics, at most
 #define EDGE_RANDOM_BATCH       4096                //  random bytes drawn at once, for request ids
+#define EDGE_RATE_SWEEP_MS      10000               //  idle rate-limit counters leave this often
+#define EDGE_WWW_BEARER         "Bearer realm=\"comptoir\""
+#define EDGE_WWW_INVALID        "Bearer realm=\"comptoir\", error=\"invalid_token\""
+#define EDGE_WWW_EXPIRED        "Bearer realm=\"comptoir\", error=\"invalid_token\", " \
+                                "error_description=\"the token has expired\""
+#define EDGE_WWW_SCOPE          "Bearer realm=\"comptoir\", error=\"insufficient_scope\""
 
 typedef enum {
     KIND_API,           //  a route of the table, answered by a context
@@ -148,8 +174,28 @@ struct _edge_server_t {
     zhashx_t *leaders;              //  cache key -> the miss in flight for it
     unsigned char random [EDGE_RANDOM_BATCH];       //  for request ids: 16 bytes each
     size_t random_used;
+    edge_jwt_t *jwt;                //  the customer context's public keys
+    char *jwks_cid;                 //  the key set request in flight, or NULL
+    int64_t jwks_next_at;           //  zclock_mono of the next scheduled fetch
+    int64_t jwks_asked_at;          //  zclock_mono of the last fetch sent
+    zlistx_t *jwks_waiters;         //  requests whose token names a kid being fetched
+    edge_ratelimit_t *limits;       //  per consumer
+    edge_ratelimit_t *address_limits;   //  per client address, on address_limited routes
+    zhashx_t *policies;             //  consumer -> edge_ratelimit_policy_t
+    edge_ratelimit_policy_t default_policy;
+    edge_ratelimit_policy_t address_policy;
+    int64_t rate_sweep_at;
+    edge_cors_t *cors;
     //  settings
     char *openapi_path;
+    int64_t url_limit;
+    int64_t header_count_limit;
+    int64_t header_bytes_limit;
+    int64_t jwks_refresh_ms;
+    int64_t jwks_retry_ms;
+    int64_t jwks_min_interval_ms;
+    const char *jwks_service;       //  belong to the settings
+    const char *jwks_verb;
     int64_t body_limit;
     int64_t timeout_ms;
     int64_t retry_after_s;
@@ -188,6 +234,16 @@ struct _edge_request_t {
     edge_request_t *leader;         //  a follower: the miss it waits for
     void *leader_handle;            //  its place in the leader's followers
     scrape_t *scrape;               //  admin /metrics: its fan-out, or NULL
+    size_t body_limit;              //  of this request's route
+    char *token;                    //  the bearer token, while its kid is being fetched
+    bool kid_pending;               //  its kid is unknown: verify again after a fetch
+    bool authenticated;             //  identity holds a verified token's claims
+    edge_jwt_identity_t identity;
+    bool rated;                     //  rate holds what the headers say
+    edge_ratelimit_result_t rate;
+    const char *origin;             //  the Origin header, when CORS allows it (the connection's)
+    bool preflight;                 //  an allowed CORS preflight: answer its headers
+    bool answered;                  //  an answer is decided (queued, or waiting for the end)
 };
 
 static const char *s_known_methods [] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL };
@@ -277,6 +333,13 @@ s_request_destroy (edge_request_t **self_p)
     void *handle = zlistx_find (server->ready_waiters, self);
     if (handle)
         zlistx_delete (server->ready_waiters, handle);
+    handle = zlistx_find (server->jwks_waiters, self);
+    if (handle)
+        zlistx_delete (server->jwks_waiters, handle);
+    if (self->token) {
+        sodium_memzero (self->token, strlen (self->token));
+        free (self->token);
+    }
     if (self->scrape) {
         //  Parts still out: their late replies find nobody.
         const char *cid = (const char *) zhashx_first (self->scrape->parts);
@@ -299,6 +362,66 @@ s_request_destroy (edge_request_t **self_p)
 }
 
 //  --------------------------------------------------------------------------
+//  The rate-limit headers: RateLimit-* of the tightest window (IETF
+//  draft), X-RateLimit-*-<Window> of each limited window (Kong's names).
+
+static void
+s_rate_headers (struct MHD_Response *response, const edge_ratelimit_result_t *rate)
+{
+    char name [64], value [24];
+    int tightest = rate->tightest;
+    if (tightest < 0)
+        return;
+    snprintf (value, sizeof value, "%" PRId64, rate->limit [tightest]);
+    MHD_add_response_header (response, "RateLimit-Limit", value);
+    snprintf (value, sizeof value, "%" PRId64, rate->remaining [tightest]);
+    MHD_add_response_header (response, "RateLimit-Remaining", value);
+    snprintf (value, sizeof value, "%" PRId64, rate->reset_s [tightest]);
+    MHD_add_response_header (response, "RateLimit-Reset", value);
+    for (int window = 0; window < EDGE_RATELIMIT_WINDOWS; window++) {
+        if (rate->limit [window] <= 0)
+            continue;
+        snprintf (name, sizeof name, "X-RateLimit-Limit-%s", edge_ratelimit_window_name (window));
+        snprintf (value, sizeof value, "%" PRId64, rate->limit [window]);
+        MHD_add_response_header (response, name, value);
+        snprintf (name, sizeof name, "X-RateLimit-Remaining-%s", edge_ratelimit_window_name (window));
+        snprintf (value, sizeof value, "%" PRId64, rate->remaining [window]);
+        MHD_add_response_header (response, name, value);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  CORS headers: for an allowed origin only; a preflight also gets what
+//  it asked about. Vary: Origin whenever the answer depends on it.
+
+static void
+s_cors_headers (edge_request_t *self, struct MHD_Response *response)
+{
+    edge_cors_t *cors = self->server->cors;
+    if (!self->origin) {
+        if (edge_cors_enabled (cors) && MHD_lookup_connection_value (self->connection,
+                                                                     MHD_HEADER_KIND, "Origin"))
+            MHD_add_response_header (response, "Vary", "Origin");
+        return;
+    }
+    const char *allow = edge_cors_allow_origin (cors, self->origin);
+    MHD_add_response_header (response, "Access-Control-Allow-Origin", allow);
+    if (!streq (allow, "*"))
+        MHD_add_response_header (response, "Vary", self->preflight
+            ? "Origin, Access-Control-Request-Method, Access-Control-Request-Headers" : "Origin");
+    if (edge_cors_credentials (cors))
+        MHD_add_response_header (response, "Access-Control-Allow-Credentials", "true");
+    if (self->preflight) {
+        MHD_add_response_header (response, "Access-Control-Allow-Methods", edge_cors_methods (cors));
+        MHD_add_response_header (response, "Access-Control-Allow-Headers", edge_cors_headers (cors));
+        MHD_add_response_header (response, "Access-Control-Max-Age", edge_cors_max_age (cors));
+    }
+    else
+        MHD_add_response_header (response, "Access-Control-Expose-Headers",
+                                 edge_cors_expose_headers (cors));
+}
+
+//  --------------------------------------------------------------------------
 //  Turn a reply into an HTTP response and queue it: the only place where
 //  the edge answers, so every answer has its X-Request-ID, log line and
 //  metrics. Takes self->reply.
@@ -311,6 +434,7 @@ s_request_answer (edge_request_t *self)
     //  body, waits for the end of the request: libmicrohttpd closes the
     //  connection of a request answered before it is complete, and
     //  keep-alive matters more than the microsecond saved.
+    self->answered = true;
     if (self->deferring && self->reply)
         return MHD_YES;
     edge_reply_t *reply = self->reply;
@@ -346,9 +470,14 @@ s_request_answer (edge_request_t *self)
                                  reply->www_authenticate);
     if (reply->retry_after) {
         char seconds [24];
-        snprintf (seconds, sizeof seconds, "%" PRId64, server->retry_after_s);
+        snprintf (seconds, sizeof seconds, "%" PRId64,
+                  reply->retry_after_s > 0 ? reply->retry_after_s : server->retry_after_s);
         MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
     }
+    if (self->rated)
+        s_rate_headers (response, &self->rate);
+    if (server->cors)
+        s_cors_headers (self, response);
     if (self->cache_state == CACHE_HIT) {
         char age [24];
         snprintf (age, sizeof age, "%" PRId64, self->cache_age_s);
@@ -637,6 +766,292 @@ s_admin_begin (edge_request_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  The sizes libmicrohttpd does not bound for us: the URL (path and query),
+//  the number of headers and their bytes. Its own pool (edge/header_limit)
+//  is the hard stop behind these, answered by libmicrohttpd itself.
+
+typedef struct {
+    size_t count;
+    size_t bytes;
+} s_size_t;
+
+static enum MHD_Result
+s_size_value (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    s_size_t *size = (s_size_t *) cls;
+    size->count++;
+    size->bytes += (key ? strlen (key) : 0) + (value ? strlen (value) : 0) + 2;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+s_check_sizes (edge_request_t *self)
+{
+    edge_server_t *server = self->server;
+    s_size_t url = { 0, strlen (self->path) };
+    MHD_get_connection_values (self->connection, MHD_GET_ARGUMENT_KIND, s_size_value, &url);
+    if ((int64_t) url.bytes > server->url_limit)
+        return s_answer_error (self, 414, "uri_too_long", "the URL is over the length limit");
+    s_size_t headers = { 0, 0 };
+    MHD_get_connection_values (self->connection, MHD_HEADER_KIND, s_size_value, &headers);
+    if ((int64_t) headers.count > server->header_count_limit)
+        return s_answer_error (self, 431, "header_fields_too_large", "too many request headers");
+    if ((int64_t) headers.bytes > server->header_bytes_limit)
+        return s_answer_error (self, 431, "header_fields_too_large",
+                               "the request headers are over the size limit");
+    return MHD_YES;
+}
+
+//  --------------------------------------------------------------------------
+//  A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method):
+//  204 with the policy for an allowed origin, method and headers; 403 with
+//  no CORS header otherwise.
+
+static enum MHD_Result
+s_preflight (edge_request_t *self, const char *origin, const char *method)
+{
+    edge_server_t *server = self->server;
+    self->route_label = "preflight";
+    const char *headers = MHD_lookup_connection_value (self->connection, MHD_HEADER_KIND,
+                                                       "Access-Control-Request-Headers");
+    edge_cors_check_t check = server->cors
+                            ? edge_cors_preflight (server->cors, origin, method, headers)
+                            : EDGE_CORS_BAD_ORIGIN;
+    if (check != EDGE_CORS_ALLOWED) {
+        self->origin = NULL;            //  no CORS header at all
+        metrics_counter_add (server->metrics, "comptoir_edge_cors_refused_total", NULL, 1);
+        return s_answer_error (self, 403, "forbidden",
+                               check == EDGE_CORS_BAD_ORIGIN ? "this origin may not call the API"
+                             : check == EDGE_CORS_BAD_METHOD ? "this method is not allowed across origins"
+                             : "a requested header is not allowed across origins");
+    }
+    self->preflight = true;
+    self->reply = edge_reply_json (204, NULL);
+    return s_request_answer (self);
+}
+
+//  --------------------------------------------------------------------------
+//  The client's address as text (for the per-address limits).
+
+static void
+s_client_address (edge_request_t *self, char *text, size_t size)
+{
+    snprintf (text, size, "unknown");
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (self->connection,
+                                                                    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *address = info ? info->client_addr : NULL;
+    if (address && address->sa_family == AF_INET)
+        inet_ntop (AF_INET, &((const struct sockaddr_in *) address)->sin_addr, text, (socklen_t) size);
+    else
+    if (address && address->sa_family == AF_INET6)
+        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) address)->sin6_addr, text, (socklen_t) size);
+}
+
+//  --------------------------------------------------------------------------
+//  The rate limits of a request to a route: its consumer's, and its
+//  address's on the auth routes. Returns MHD_YES to go on, else the 429
+//  is answered. A request is counted by both or by neither.
+
+static enum MHD_Result
+s_rate_check (edge_request_t *self)
+{
+    edge_server_t *server = self->server;
+    const edge_ratelimit_policy_t *policy =
+        (const edge_ratelimit_policy_t *) zhashx_lookup (server->policies, self->consumer);
+    if (!policy)
+        policy = &server->default_policy;
+    int64_t now = zclock_mono ();
+    edge_ratelimit_result_t result;
+    if (edge_ratelimit_take (server->limits, self->consumer, policy, now, &result) != 0) {
+        log_error (self->rid, "rate limits: no room for consumer %s", self->consumer);
+        return s_answer_error (self, 503, "service_unavailable", "the rate limiter is full");
+    }
+    self->rate = result;
+    self->rated = true;
+    const char *refused_by = result.allowed ? NULL : "consumer";
+    if (result.allowed && self->route->address_limited
+    &&  edge_ratelimit_policy_active (&server->address_policy)) {
+        char address [INET6_ADDRSTRLEN + 8];
+        s_client_address (self, address, sizeof address);
+        edge_ratelimit_result_t by_address;
+        if (edge_ratelimit_take (server->address_limits, address, &server->address_policy,
+                                 now, &by_address) != 0) {
+            //  A flood of addresses fills the table: refuse rather than
+            //  stop limiting (the table empties as windows close).
+            memset (&by_address, 0, sizeof by_address);
+            by_address.tightest = -1;
+            by_address.retry_after_s = server->retry_after_s;
+            log_warn (self->rid, "rate limits: the address table is full, %s refused", address);
+        }
+        if (!by_address.allowed) {
+            edge_ratelimit_give_back (server->limits, self->consumer, now);
+            refused_by = "address";
+            if (by_address.tightest >= 0)
+                self->rate = by_address;
+            else
+                self->rate.retry_after_s = by_address.retry_after_s;
+            self->rate.allowed = false;
+        }
+        else
+        if (by_address.tightest >= 0
+        &&  by_address.remaining [by_address.tightest] < result.remaining [result.tightest < 0 ? 0 : result.tightest])
+            self->rate = by_address;    //  the headers tell the limit nearest to refusing
+    }
+    if (!refused_by)
+        return MHD_YES;
+    char labels [64];
+    snprintf (labels, sizeof labels, "limit=\"%s\"", refused_by);
+    metrics_counter_add (server->metrics, "comptoir_edge_rate_limited_total", labels, 1);
+    self->reply = edge_reply_error (429, "rate_limited",
+                                    streq (refused_by, "consumer")
+                                    ? "too many requests for this API key, try again later"
+                                    : "too many requests from this address, try again later",
+                                    self->rid, NULL);
+    if (self->reply)
+        self->reply->retry_after_s = self->rate.retry_after_s > 0 ? self->rate.retry_after_s : 1;
+    return s_request_answer (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Answer 401 for a token, with the WWW-Authenticate that says why.
+
+static enum MHD_Result
+s_answer_token_refused (edge_request_t *self, edge_jwt_result_t result)
+{
+    edge_server_t *server = self->server;
+    char labels [64];
+    snprintf (labels, sizeof labels, "reason=\"%s\"", edge_jwt_reason (result));
+    metrics_counter_add (server->metrics, "comptoir_edge_token_failures_total", labels, 1);
+    metrics_counter_add (server->metrics, "comptoir_edge_auth_failures_total", NULL, 1);
+    log_info (self->rid, "token refused: %s", edge_jwt_reason (result));
+    edge_reply_destroy (&self->reply);
+    self->reply = edge_reply_error (401, "unauthorized",
+                                    result == EDGE_JWT_EXPIRED ? "the token has expired"
+                                  : result == EDGE_JWT_NOT_YET_VALID ? "the token is not valid yet"
+                                  : "the token is not valid", self->rid, NULL);
+    if (self->reply)
+        self->reply->www_authenticate = result == EDGE_JWT_EXPIRED ? EDGE_WWW_EXPIRED : EDGE_WWW_INVALID;
+    return s_request_answer (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Ask the customer context for its key set, unless a request is on its
+//  way. Returns 0, or -1 when it cannot be sent.
+
+static int
+s_jwks_fetch (edge_server_t *self)
+{
+    if (self->jwks_cid)
+        return 0;
+    envelope_t *request = envelope_new_request (self->jwks_verb);
+    char *cid = request ? strdup (request->cid) : NULL;
+    if (!request || !cid) {
+        envelope_destroy (&request);
+        free (cid);
+        return -1;
+    }
+    request->retryable = true;
+    request->deadline = zclock_time () + self->probe_timeout_ms;
+    self->jwks_asked_at = zclock_mono ();
+    if (mdp_client_send (self->client, self->jwks_service, &request) != 0) {
+        envelope_destroy (&request);
+        free (cid);
+        self->jwks_next_at = zclock_mono () + self->jwks_retry_ms;
+        return -1;
+    }
+    self->jwks_cid = cid;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The token of a request, if it carries one. Returns MHD_YES to go on
+//  (identity set, or no token, or a kid to fetch first), else the refusal
+//  is answered. A token that is present must be valid, on every route:
+//  a client must learn that its token is bad.
+
+static enum MHD_Result
+s_token_check (edge_request_t *self, const char *token)
+{
+    edge_server_t *server = self->server;
+    edge_jwt_result_t result = edge_jwt_verify (server->jwt, token, (int64_t) time (NULL),
+                                                &self->identity);
+    if (result == EDGE_JWT_OK) {
+        self->authenticated = true;
+        return MHD_YES;
+    }
+    if (result == EDGE_JWT_NO_KEYS) {
+        s_jwks_fetch (server);
+        edge_reply_destroy (&self->reply);
+        self->reply = edge_reply_error (503, "service_unavailable",
+                                        "tokens cannot be checked yet (no signing keys known)",
+                                        self->rid, NULL);
+        return s_request_answer (self);
+    }
+    //  A kid we do not know may be a key made since the last fetch: fetch
+    //  again (at most once per jwks_min_interval_ms, or a stream of forged
+    //  kids would hammer the customer context) and verify once it is in.
+    if (result == EDGE_JWT_UNKNOWN_KID && self->identity.kid [0] && !self->kid_pending
+    &&  (server->jwks_cid
+         || zclock_mono () - server->jwks_asked_at >= server->jwks_min_interval_ms)
+    &&  s_jwks_fetch (server) == 0) {
+        self->token = strdup (token);
+        if (self->token) {
+            self->kid_pending = true;
+            return MHD_YES;
+        }
+    }
+    return s_answer_token_refused (self, result);
+}
+
+//  --------------------------------------------------------------------------
+//  The route's roles against the identity: 401 without a token, 403 with
+//  a role the route does not allow.
+
+static enum MHD_Result
+s_roles_check (edge_request_t *self)
+{
+    edge_server_t *server = self->server;
+    if (edge_route_open (self->route))
+        return MHD_YES;
+    if (!self->authenticated) {
+        metrics_counter_add (server->metrics, "comptoir_edge_auth_failures_total", NULL, 1);
+        self->reply = edge_reply_error (401, "unauthorized",
+                                        "this route needs a bearer token (Authorization: Bearer ...)",
+                                        self->rid, NULL);
+        if (self->reply)
+            self->reply->www_authenticate = EDGE_WWW_BEARER;
+        return s_request_answer (self);
+    }
+    if (!edge_route_allows (self->route, self->identity.role)) {
+        metrics_counter_add (server->metrics, "comptoir_edge_forbidden_total", NULL, 1);
+        self->reply = edge_reply_error (403, "forbidden", "this role may not use this route",
+                                        self->rid, NULL);
+        if (self->reply)
+            self->reply->www_authenticate = EDGE_WWW_SCOPE;
+        return s_request_answer (self);
+    }
+    return MHD_YES;
+}
+
+//  --------------------------------------------------------------------------
+//  The bearer token of the Authorization header: NULL when there is no
+//  header, "" when the header is not a bearer token.
+
+static const char *
+s_bearer_of (const char *authorization)
+{
+    if (!authorization)
+        return NULL;
+    if (strncasecmp (authorization, "Bearer ", 7) != 0)
+        return "";
+    const char *token = authorization + 7;
+    while (*token == ' ')
+        token++;
+    return token;
+}
+
+//  --------------------------------------------------------------------------
 //  Public port, at headers time: everything that can be refused before a
 //  byte of body is read.
 
@@ -645,6 +1060,19 @@ s_public_begin (edge_request_t *self)
 {
     edge_server_t *server = self->server;
     struct MHD_Connection *connection = self->connection;
+    enum MHD_Result rc = s_check_sizes (self);
+    if (rc != MHD_YES || self->answered)
+        return rc;
+
+    //  CORS: the origin is remembered when it may call; a preflight is
+    //  answered here, before the API key that browsers never send on it.
+    const char *origin = MHD_lookup_connection_value (connection, MHD_HEADER_KIND, "Origin");
+    if (server->cors && edge_cors_origin_allowed (server->cors, origin))
+        self->origin = origin;
+    const char *preflight_method = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                                "Access-Control-Request-Method");
+    if (streq (self->method, "OPTIONS") && origin && preflight_method)
+        return s_preflight (self, origin, preflight_method);
 
     //  The operations routes, open to anybody. Load balancers probe
     //  /health and /ready with HEAD: the same answer, which libmicrohttpd
@@ -689,20 +1117,24 @@ s_public_begin (edge_request_t *self)
     if (match == EDGE_MATCH_NO_METHOD)
         return s_answer_not_allowed (self, allow);
 
-    //  Routes restricted to roles need a token; tokens come with the next
-    //  issue (customer context and JWT), so until then no request can
-    //  satisfy such a route and it answers 401 asking for a Bearer token.
-    if (!edge_route_open (self->route)) {
-        metrics_counter_add (server->metrics, "comptoir_edge_auth_failures_total", NULL, 1);
-        self->reply = edge_reply_error (401, "unauthorized",
-                                        "this route needs a staff token with one of the roles: "
-                                        "tokens are not issued yet", self->rid, NULL);
-        if (self->reply)
-            self->reply->www_authenticate = "Bearer realm=\"comptoir\"";
-        return s_request_answer (self);
-    }
+    //  Limits before tokens: guessing tokens costs requests too.
+    rc = self->consumer ? s_rate_check (self) : MHD_YES;
+    if (rc != MHD_YES || self->answered)
+        return rc;
+
+    //  A token, when one is sent, then the route's roles.
+    const char *token = s_bearer_of (MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                                  MHD_HTTP_HEADER_AUTHORIZATION));
+    rc = token ? s_token_check (self, token) : MHD_YES;
+    if (rc != MHD_YES || self->answered)
+        return rc;
+    rc = self->kid_pending ? MHD_YES : s_roles_check (self);
+    if (rc != MHD_YES || self->answered)
+        return rc;
 
     //  A body must be JSON, and not bigger than the limit it announces.
+    self->body_limit = (size_t) (self->route->body_limit > 0 ? self->route->body_limit
+                                                             : server->body_limit);
     const char *length = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
                                                       MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length) {
@@ -711,7 +1143,7 @@ s_public_begin (edge_request_t *self)
         unsigned long long announced = strtoull (length, &end, 10);
         if (errno || end == length)
             return s_answer_error (self, 400, "validation_failed", "invalid Content-Length");
-        if (announced > (unsigned long long) server->body_limit)
+        if (announced > (unsigned long long) self->body_limit)
             return s_answer_error (self, 413, "payload_too_large", "the body is over the size limit");
     }
     if (self->has_body) {
@@ -734,7 +1166,7 @@ s_request_take_body (edge_request_t *self, const char *data, size_t size)
 {
     if (self->kind != KIND_API || self->too_large)
         return;
-    size_t limit = (size_t) self->server->body_limit;
+    size_t limit = self->body_limit;
     if (size > limit || self->body_size > limit - size) {
         self->too_large = true;
         zstr_free (&self->body);
@@ -1009,6 +1441,11 @@ s_api_complete (edge_request_t *self)
     envelope_set_str (&envelope->rid, self->rid);
     if (self->consumer)
         envelope_set_str (&envelope->consumer, self->consumer);
+    if (self->authenticated) {
+        envelope_set_str (&envelope->sub, self->identity.sub);
+        envelope_set_str (&envelope->role, self->identity.role);
+        envelope->store_id = self->identity.store_id;
+    }
     envelope->retryable = self->route->retryable;
     envelope->deadline = zclock_time () + server->timeout_ms;
     s_cache_invalidate (server, self->route);
@@ -1249,6 +1686,97 @@ s_hide_metrics_services (json_t *view)
 }
 
 //  --------------------------------------------------------------------------
+//  Verify again a token whose kid was unknown, now that a key set came
+//  (or did not): the roles next. Returns true when the request may go on,
+//  false when its answer (401, 403) is in self->reply.
+
+static bool
+s_token_again (edge_request_t *self)
+{
+    self->kid_pending = false;
+    char *token = self->token;
+    self->token = NULL;
+    edge_jwt_result_t result = edge_jwt_verify (self->server->jwt, token, (int64_t) time (NULL),
+                                                &self->identity);
+    sodium_memzero (token, strlen (token));
+    free (token);
+    bool deferring = self->deferring;
+    self->deferring = true;             //  keep the answer in self->reply
+    if (result == EDGE_JWT_OK)
+        self->authenticated = true;
+    else
+        s_answer_token_refused (self, result);
+    if (!self->reply)
+        s_roles_check (self);
+    self->deferring = deferring;
+    return self->reply == NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  The request is complete and its token names a kid being fetched: wait
+//  for the key set (suspended), or verify at once when it came already.
+
+static enum MHD_Result
+s_jwks_wait (edge_request_t *self)
+{
+    edge_server_t *server = self->server;
+    if (server->jwks_cid && zlistx_add_end (server->jwks_waiters, self)) {
+        self->dispatched = true;
+        MHD_suspend_connection (self->connection);
+        return MHD_YES;
+    }
+    if (!s_token_again (self))
+        return s_request_answer (self);
+    return s_api_complete (self);
+}
+
+//  --------------------------------------------------------------------------
+//  A key set came (reply 200), or the fetch failed: keep the keys, plan
+//  the next fetch, and let the waiting requests go on or be refused.
+
+static void
+s_jwks_finish (edge_server_t *self, const envelope_t *reply)
+{
+    zstr_free (&self->jwks_cid);
+    int64_t now = zclock_mono ();
+    size_t before = edge_jwt_size (self->jwt);
+    int loaded = reply && reply->status == 200 ? edge_jwt_load_jwks (self->jwt, reply->body) : -1;
+    if (loaded > 0) {
+        self->jwks_next_at = now + self->jwks_refresh_ms;
+        metrics_counter_add (self->metrics, "comptoir_edge_jwks_fetches_total", "result=\"ok\"", 1);
+        if (before == 0 || (size_t) loaded != before)
+            log_info (NULL, "jwks: %d signing keys known (from %s)", loaded, self->jwks_service);
+    }
+    else {
+        //  Keep the keys we have; ask again soon while we have none.
+        self->jwks_next_at = now + (before ? self->jwks_retry_ms * 5 : self->jwks_retry_ms);
+        metrics_counter_add (self->metrics, "comptoir_edge_jwks_fetches_total", "result=\"failed\"", 1);
+        log_warn (NULL, "jwks: the key set could not be fetched from %s (status %d)",
+                  self->jwks_service, reply ? reply->status : 0);
+    }
+    metrics_gauge_set (self->metrics, "comptoir_edge_jwks_keys", NULL,
+                       (double) edge_jwt_size (self->jwt));
+    edge_request_t *waiter = (edge_request_t *) zlistx_first (self->jwks_waiters);
+    while (waiter) {
+        s_token_again (waiter);
+        //  Woken either way: with its answer, or to go on to its context
+        //  (s_access finds no reply and completes it).
+        if (waiter->reply) {
+            edge_reply_t *answer = waiter->reply;
+            waiter->reply = NULL;
+            s_request_resume (waiter, answer);
+        }
+        else {
+            waiter->dispatched = false;
+            MHD_resume_connection (waiter->connection);
+            self->resumed++;
+        }
+        waiter = (edge_request_t *) zlistx_next (self->jwks_waiters);
+    }
+    zlistx_purge (self->jwks_waiters);
+}
+
+//  --------------------------------------------------------------------------
 //  The whole request is in, for the other kinds.
 
 static enum MHD_Result
@@ -1259,6 +1787,8 @@ s_request_complete (edge_request_t *self)
         return s_answer_error (self, 413, "payload_too_large", "the body is over the size limit");
     switch (self->kind) {
         case KIND_API:
+            if (self->kid_pending)
+                return s_jwks_wait (self);
             return s_api_complete (self);
         case KIND_READY:
             return s_ready_request (self);
@@ -1389,6 +1919,10 @@ s_handle_reply (edge_server_t *self, envelope_t *reply)
         s_ready_finish (self, reply);
         return;
     }
+    if (self->jwks_cid && reply->cid && streq (reply->cid, self->jwks_cid)) {
+        s_jwks_finish (self, reply);
+        return;
+    }
     edge_request_t *request = reply->cid
         ? (edge_request_t *) zhashx_lookup (self->scrapes, reply->cid) : NULL;
     if (request) {
@@ -1404,7 +1938,8 @@ s_handle_reply (edge_server_t *self, envelope_t *reply)
     if (request->kind == KIND_API) {
         if (reply->status == 504)
             s_route_count (self, "comptoir_edge_upstream_timeouts_total", request->route_label);
-        answer = edge_reply_from_envelope (reply, request->rid, request->path);
+        answer = edge_reply_from_envelope_at (reply, request->rid, request->path,
+                                              request->route->location);
         //  A write that succeeded, or whose outcome is unknown (5xx, a
         //  timeout), may have changed what the cache holds.
         if (reply->status < 300 || reply->status >= 500)
@@ -1503,6 +2038,54 @@ s_daemon_start (edge_server_t *self, listener_t *listener, const char *address, 
 }
 
 //  --------------------------------------------------------------------------
+//  A rate-limit policy from path/{second,minute,hour,day}, each defaulting
+//  to the same window of base. Returns 0, or -1 when a value is negative.
+
+static int
+s_policy_read (settings_t *settings, const char *path, const edge_ratelimit_policy_t *base,
+               edge_ratelimit_policy_t *policy)
+{
+    for (int window = 0; window < EDGE_RATELIMIT_WINDOWS; window++) {
+        char key [300];
+        snprintf (key, sizeof key, "%s/%s", path, edge_ratelimit_window_setting (window));
+        policy->limit [window] = settings_get_int (settings, key, base->limit [window]);
+        if (policy->limit [window] < 0) {
+            log_error (NULL, "%s must be 0 (no limit) or a number of requests", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  The policies: edge/rate_limit for every consumer, edge/consumers/<name>/
+//  rate_limit for one, edge/auth_rate_limit per client address.
+static int
+s_policies_load (edge_server_t *self)
+{
+    edge_ratelimit_policy_t builtin = { { EDGE_RATE_SECOND, EDGE_RATE_MINUTE, EDGE_RATE_HOUR,
+                                          EDGE_RATE_DAY } };
+    edge_ratelimit_policy_t builtin_address = { { 0, EDGE_AUTH_RATE_MINUTE, 0, 0 } };
+    if (s_policy_read (self->settings, "edge/rate_limit", &builtin, &self->default_policy)
+    ||  s_policy_read (self->settings, "edge/auth_rate_limit", &builtin_address,
+                       &self->address_policy))
+        return -1;
+    zhashx_set_destructor (self->policies, (zhashx_destructor_fn *) zstr_free);
+    zconfig_t *consumers = settings_locate (self->settings, "edge/consumers");
+    for (zconfig_t *child = consumers ? zconfig_child (consumers) : NULL;
+         child; child = zconfig_next (child)) {
+        char path [300];
+        snprintf (path, sizeof path, "edge/consumers/%s/rate_limit", zconfig_name (child));
+        edge_ratelimit_policy_t *policy = (edge_ratelimit_policy_t *) zmalloc (sizeof *policy);
+        if (s_policy_read (self->settings, path, &self->default_policy, policy)) {
+            free (policy);
+            return -1;
+        }
+        zhashx_update (self->policies, zconfig_name (child), policy);
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
 //  Create the edge.
 
 edge_server_t *
@@ -1520,21 +2103,50 @@ edge_server_new (settings_t *settings)
     self->ready_cache_ms = settings_get_int (settings, "edge/ready_cache_ms", EDGE_READY_CACHE_MS);
     self->probe_timeout_ms = settings_get_int (settings, "edge/probe_timeout_ms", EDGE_PROBE_TIMEOUT_MS);
     self->openapi_path = strdup (settings_get (settings, "edge/openapi", EDGE_OPENAPI));
+    self->url_limit = settings_get_int (settings, "edge/url_limit", EDGE_URL_LIMIT);
+    self->header_count_limit = settings_get_int (settings, "edge/header_count_limit",
+                                                 EDGE_HEADER_COUNT_LIMIT);
+    self->header_bytes_limit = settings_get_int (settings, "edge/header_bytes_limit",
+                                                 EDGE_HEADER_BYTES_LIMIT);
+    self->jwks_refresh_ms = 1000 * settings_get_int (settings, "edge/jwks_refresh_s", EDGE_JWKS_REFRESH_S);
+    self->jwks_retry_ms = settings_get_int (settings, "edge/jwks_retry_ms", EDGE_JWKS_RETRY_MS);
+    self->jwks_min_interval_ms = settings_get_int (settings, "edge/jwks_min_interval_ms",
+                                                   EDGE_JWKS_MIN_INTERVAL_MS);
+    self->jwks_service = settings_get (settings, "edge/jwks_service", EDGE_JWKS_SERVICE);
+    self->jwks_verb = settings_get (settings, "edge/jwks_verb", EDGE_JWKS_VERB);
     if (self->body_limit < 0)
         self->body_limit = 0;
+    if (self->jwks_refresh_ms < 1000)
+        self->jwks_refresh_ms = 1000;
+    if (self->jwks_retry_ms < 100)
+        self->jwks_retry_ms = 100;
+    if (self->jwks_min_interval_ms < 0)
+        self->jwks_min_interval_ms = 0;
     if (self->timeout_ms < 1)
         self->timeout_ms = EDGE_TIMEOUT_MS;
     self->waiting = zhashx_new ();
     self->scrapes = zhashx_new ();
     self->leaders = zhashx_new ();
     self->ready_waiters = zlistx_new ();
+    self->jwks_waiters = zlistx_new ();
+    self->policies = zhashx_new ();
+    self->limits = edge_ratelimit_new (SIZE_MAX);
+    int64_t max_addresses = settings_get_int (settings, "edge/rate_limit_max_addresses",
+                                              EDGE_RATE_MAX_ADDRESSES);
+    self->address_limits = edge_ratelimit_new (max_addresses > 0 ? (size_t) max_addresses : 1);
+    int64_t leeway = settings_get_int (settings, "edge/token_leeway_s", EDGE_TOKEN_LEEWAY_S);
+    self->jwt = edge_jwt_new (settings_get (settings, "auth/issuer", EDGE_AUTH_ISSUER),
+                              settings_get (settings, "auth/audience", EDGE_AUTH_AUDIENCE),
+                              leeway >= 0 && leeway <= 3600 ? leeway : EDGE_TOKEN_LEEWAY_S);
+    self->cors = edge_cors_new (settings);
     self->metrics = metrics_new ();
     self->keys = edge_keys_new ();
     self->public_listener.server = self;
     self->admin_listener.server = self;
     self->admin_listener.admin = true;
     if (!self->openapi_path || !self->waiting || !self->scrapes || !self->leaders
-    ||  !self->ready_waiters
+    ||  !self->ready_waiters || !self->jwks_waiters || !self->policies || !self->limits
+    ||  !self->address_limits || !self->jwt || !self->cors
     ||  !self->metrics || !self->keys) {
         edge_server_destroy (&self);
         return NULL;
@@ -1555,6 +2167,10 @@ edge_server_new (settings_t *settings)
     }
     if (consumers == 0)
         log_warn (NULL, "no API consumer is configured (edge/consumers): every /api route answers 401");
+    if (s_policies_load (self) != 0) {
+        edge_server_destroy (&self);
+        return NULL;
+    }
 
     metrics_declare (self->metrics, "comptoir_edge_requests_total", "counter",
                      "HTTP requests answered by the edge, by route, method and status");
@@ -1568,8 +2184,22 @@ edge_server_new (settings_t *settings)
                      "Requests whose context did not answer before the deadline, by route");
     metrics_declare (self->metrics, "comptoir_edge_metrics_scrape_errors_total", "counter",
                      "Parts of an admin /metrics scrape that did not come in time, by process");
+    metrics_declare (self->metrics, "comptoir_edge_token_failures_total", "counter",
+                     "Bearer tokens refused, by reason (expired, bad_signature, bad_alg...)");
+    metrics_declare (self->metrics, "comptoir_edge_forbidden_total", "counter",
+                     "Requests with a valid token whose role the route does not allow");
+    metrics_declare (self->metrics, "comptoir_edge_rate_limited_total", "counter",
+                     "Requests refused by a rate limit, by limit (consumer, address)");
+    metrics_declare (self->metrics, "comptoir_edge_cors_refused_total", "counter",
+                     "CORS preflights refused (origin, method or header not allowed)");
+    metrics_declare (self->metrics, "comptoir_edge_jwks_fetches_total", "counter",
+                     "Fetches of the customer context's key set, by result");
+    metrics_declare (self->metrics, "comptoir_edge_jwks_keys", "gauge",
+                     "Token signing keys the edge knows");
     metrics_gauge_set (self->metrics, "comptoir_edge_in_flight", NULL, 0);
+    metrics_gauge_set (self->metrics, "comptoir_edge_jwks_keys", NULL, 0);
     metrics_counter_add (self->metrics, "comptoir_edge_auth_failures_total", NULL, 0);
+    metrics_counter_add (self->metrics, "comptoir_edge_rate_limited_total", "limit=\"consumer\"", 0);
 
     //  The response cache, unless it is switched off; a cache_ttl_ms in
     //  the route table means nothing then.
@@ -1632,6 +2262,10 @@ edge_server_new (settings_t *settings)
         return NULL;
     }
     mdp_client_set_timeout (self->client, (int) self->timeout_ms);
+    //  The key set: asked for at once, then every jwks_refresh_s.
+    self->jwks_next_at = zclock_mono ();
+    self->jwks_asked_at = zclock_mono () - self->jwks_min_interval_ms;
+    self->rate_sweep_at = zclock_mono () + EDGE_RATE_SWEEP_MS;
 
     //  The two daemons.
     self->daemon = s_daemon_start (self, &self->public_listener,
@@ -1719,6 +2353,14 @@ edge_server_destroy (edge_server_t **self_p)
             request = (edge_request_t *) zlistx_next (waiting);
         }
         zlistx_destroy (&waiting);
+        request = (edge_request_t *) zlistx_first (self->jwks_waiters);
+        while (request) {
+            s_request_resume (request, edge_reply_error (503, "service_unavailable",
+                                                         "the edge is shutting down",
+                                                         request->rid, NULL));
+            request = (edge_request_t *) zlistx_next (self->jwks_waiters);
+        }
+        zlistx_purge (self->jwks_waiters);
         zstr_free (&self->ready_cid);
         json_decref (self->ready_missing);
         self->ready_missing = json_pack ("[s]", "edge");
@@ -1748,6 +2390,13 @@ edge_server_destroy (edge_server_t **self_p)
     zhashx_destroy (&self->leaders);
     edge_cache_destroy (&self->cache);
     zlistx_destroy (&self->ready_waiters);
+    zlistx_destroy (&self->jwks_waiters);
+    free (self->jwks_cid);
+    edge_jwt_destroy (&self->jwt);
+    edge_ratelimit_destroy (&self->limits);
+    edge_ratelimit_destroy (&self->address_limits);
+    zhashx_destroy (&self->policies);
+    edge_cors_destroy (&self->cors);
     json_decref (self->ready_missing);
     free (self->ready_cid);
     free (self->openapi_path);
@@ -1794,6 +2443,12 @@ s_next_timeout (edge_server_t *self, int64_t stop_at)
         if (timeout < 0 || sweep < timeout)
             timeout = (long) sweep;
     }
+    int64_t jwks = self->jwks_cid ? -1 : self->jwks_next_at - zclock_mono ();
+    if (!self->jwks_cid && (timeout < 0 || (jwks < 0 ? 0 : jwks) < timeout))
+        timeout = (long) (jwks < 0 ? 0 : jwks);
+    int64_t sweep = self->rate_sweep_at - zclock_mono ();
+    if (timeout < 0 || (sweep < 0 ? 0 : sweep) < timeout)
+        timeout = (long) (sweep < 0 ? 0 : sweep);
     if (stop_at > 0) {
         int64_t left = stop_at - zclock_mono ();
         if (left < 0)
@@ -1845,6 +2500,14 @@ edge_server_run (edge_server_t *self, int run_ms)
         if (self->cache && zclock_mono () >= self->cache_sweep_at) {
             edge_cache_sweep (self->cache, zclock_mono ());
             self->cache_sweep_at = zclock_mono () + EDGE_CACHE_SWEEP_MS;
+        }
+        int64_t now = zclock_mono ();
+        if (!self->jwks_cid && now >= self->jwks_next_at && s_jwks_fetch (self) == 0)
+            self->jwks_next_at = now + self->jwks_refresh_ms;   //  until its answer plans again
+        if (now >= self->rate_sweep_at) {
+            edge_ratelimit_sweep (self->limits, now);
+            edge_ratelimit_sweep (self->address_limits, now);
+            self->rate_sweep_at = now + EDGE_RATE_SWEEP_MS;
         }
         if (stop_at > 0 && zclock_mono () >= stop_at)
             break;
@@ -1898,7 +2561,7 @@ s_http (int port, const char *request, size_t request_size, char *response, size
 static int
 s_get (int port, const char *path, const char *headers, char *response, size_t size)
 {
-    char request [2048];
+    char request [16384];
     snprintf (request, sizeof request, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n",
               path, headers ? headers : "");
     return s_http (port, request, strlen (request), response, size);
@@ -2038,14 +2701,83 @@ s_fake_broker_send (zsock_t *router, zframe_t *address, const char *service, env
     envelope_destroy (reply_p);
 }
 
+//  The signing keys of the fake customer context: A, B and C (never
+//  published), and which set it publishes (0: A; 1: A and B; 2: B). The
+//  test thread changes the set while the broker's thread reads it.
+static unsigned char s_key_pk [3][crypto_sign_PUBLICKEYBYTES];
+static unsigned char s_key_sk [3][crypto_sign_SECRETKEYBYTES];
+static const char *s_key_kid [3] = { "key-a", "key-b", "key-c" };
+static int s_key_set = 0;
+static int s_jwks_served = 0;
+
+static json_t *
+s_test_jwk (int key)
+{
+    char x [64];
+    sodium_bin2base64 (x, sizeof x, s_key_pk [key], crypto_sign_PUBLICKEYBYTES,
+                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv", "Ed25519",
+                      "kid", s_key_kid [key], "x", x, "use", "sig", "alg", "EdDSA");
+}
+
+static json_t *
+s_test_jwks (void)
+{
+    int set = __atomic_load_n (&s_key_set, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch (&s_jwks_served, 1, __ATOMIC_SEQ_CST);
+    json_t *keys = json_array ();
+    if (set <= 1)
+        json_array_append_new (keys, s_test_jwk (0));
+    if (set >= 1)
+        json_array_append_new (keys, s_test_jwk (1));
+    return json_pack ("{s:o}", "keys", keys);
+}
+
+//  A token signed by one of the test keys, for claims in JSON text (a
+//  new string).
+static char *
+s_test_token (int key, const char *claims)
+{
+    char header [128], head [256], body [1024], signature_text [128];
+    snprintf (header, sizeof header, "{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+              s_key_kid [key]);
+    sodium_bin2base64 (head, sizeof head, (const unsigned char *) header, strlen (header),
+                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64 (body, sizeof body, (const unsigned char *) claims, strlen (claims),
+                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *input = zsys_sprintf ("%s.%s", head, body);
+    unsigned char signature [crypto_sign_BYTES];
+    crypto_sign_detached (signature, NULL, (const unsigned char *) input, strlen (input),
+                          s_key_sk [key]);
+    sodium_bin2base64 (signature_text, sizeof signature_text, signature, sizeof signature,
+                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *token = zsys_sprintf ("%s.%s", input, signature_text);
+    zstr_free (&input);
+    return token;
+}
+
+//  Claims of a token for role (store_id 0: none), valid for an hour.
+static char *
+s_test_claims (const char *sub, const char *role, int store_id)
+{
+    long long now = (long long) time (NULL);
+    char store [32] = "";
+    if (store_id)
+        snprintf (store, sizeof store, ",\"store_id\":%d", store_id);
+    return zsys_sprintf ("{\"sub\":\"%s\",\"role\":\"%s\"%s,\"iat\":%lld,\"nbf\":%lld,"
+                         "\"exp\":%lld,\"iss\":\"comptoir\",\"aud\":\"comptoir-api\"}",
+                         sub, role, store, now, now, now + 3600);
+}
+
 static envelope_t *
 s_fake_broker_answer (const char *service, const envelope_t *request, int *reached)
 {
     if (streq (service, MDP_MMI_STATUS))
         return envelope_new_reply (request, 200, json_pack (
-            "{s:[{s:s, s:i}, {s:s, s:i}, {s:s, s:i}, {s:s, s:i}, {s:s, s:i}],"
+            "{s:[{s:s, s:i}, {s:s, s:i}, {s:s, s:i}, {s:s, s:i}, {s:s, s:i}, {s:s, s:i}],"
             " s:[{s:s, s:s}, {s:s, s:s}]}",
             "services",
+                "name", "customer", "workers", 1,
                 "name", "thing", "workers", 1,
                 "name", "_metrics.thing-1", "workers", 1,
                 "name", "_metrics.thing-2", "workers", 1,
@@ -2068,7 +2800,17 @@ s_fake_broker_answer (const char *service, const envelope_t *request, int *reach
         zstr_free (&text);
         return reply;
     }
+    if (streq (service, "customer") && streq (request->verb, "auth.jwks"))
+        return envelope_new_reply (request, 200, s_test_jwks ());
+    if (streq (service, "customer"))
+        return envelope_new_error (request, 429, "rate_limited", "too many failed logins",
+                                   json_pack ("[{s:s, s:s}]", "field", "retry_after_s",
+                                              "problem", "42"));
     assert (streq (service, "thing"));
+    if (streq (request->verb, "thing.mine"))
+        return envelope_new_reply (request, 200, json_pack ("{s:s?, s:s?, s:I, s:s?}",
+            "sub", request->sub, "role", request->role, "store_id", (json_int_t) request->store_id,
+            "consumer", request->consumer));
     (*reached)++;
     if (streq (request->verb, "thing.create"))
         return envelope_new_reply (request, 201, json_pack ("{s:i}", "id", 9));
@@ -2146,9 +2888,267 @@ s_free_port (void)
     return ntohs (sin.sin_port);
 }
 
+//  GET path with a bearer token (and the tester's key); returns the status.
+static int
+s_get_as (int port, const char *path, const char *token, char *response, size_t size)
+{
+    char headers [4096];
+    snprintf (headers, sizeof headers, "X-API-Key: test-key-0123456789\r\n%s%s%s",
+              token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
+    s_get (port, path, headers, response, size);
+    return s_status_of (response);
+}
+
+//  Tokens through the edge: the identity reaches the context, roles are
+//  enforced, every forged token is refused with WWW-Authenticate, and the
+//  key set follows rotations.
+static void
+s_test_tokens (int port, bool verbose)
+{
+    char response [16384], value [512], code [64];
+    char *claims = s_test_claims ("42", "customer", 0);
+    char *customer = s_test_token (0, claims);
+    zstr_free (&claims);
+    claims = s_test_claims ("7", "manager", 2);
+    char *manager = s_test_token (0, claims);
+    zstr_free (&claims);
+
+    //  The key set comes at start (asked until the customer context answers)
+    int64_t until = zclock_mono () + 5000;
+    while (s_get_as (port, "/api/v1/mine", customer, response, sizeof response) == 503
+           && zclock_mono () < until)
+        zclock_sleep (50);
+    //  A customer's token: the context gets sub, role and consumer
+    assert (s_status_of (response) == 200);
+    if (verbose)
+        printf ("\n%s\n", response);
+    assert (streq (s_body_of (response), "{\"sub\":\"42\",\"role\":\"customer\",\"store_id\":0,"
+                                        "\"consumer\":\"tester\"}"));
+    //  No token: 401 asking for one; another role: 403
+    assert (s_get_as (port, "/api/v1/mine", NULL, response, sizeof response) == 401);
+    assert (streq (s_header_of (response, "WWW-Authenticate", value, sizeof value),
+                   "Bearer realm=\"comptoir\""));
+    assert (streq (s_error_code_of (response, code, sizeof code), "unauthorized"));
+    assert (s_get_as (port, "/api/v1/mine", manager, response, sizeof response) == 403);
+    assert (streq (s_error_code_of (response, code, sizeof code), "forbidden"));
+    assert (strstr (s_header_of (response, "WWW-Authenticate", value, sizeof value),
+                    "insufficient_scope"));
+    //  A staff route: the manager's store travels with it
+    char request [4096];
+    snprintf (request, sizeof request, "DELETE /api/v1/things/5 HTTP/1.1\r\nHost: t\r\n"
+              "Connection: close\r\nX-API-Key: test-key-0123456789\r\n"
+              "Authorization: Bearer %s\r\n\r\n", manager);
+    s_http (port, request, strlen (request), response, sizeof response);
+    assert (s_status_of (response) == 200);
+    assert (strstr (s_body_of (response), "\"role\":\"manager\",\"store_id\":2"));
+    snprintf (request, sizeof request, "DELETE /api/v1/things/5 HTTP/1.1\r\nHost: t\r\n"
+              "Connection: close\r\nX-API-Key: test-key-0123456789\r\n"
+              "Authorization: Bearer %s\r\n\r\n", customer);
+    s_http (port, request, strlen (request), response, sizeof response);
+    assert (s_status_of (response) == 403);
+
+    //  Forged tokens: a signature by a key nobody published under a known
+    //  kid, a tampered payload, none, garbage, another scheme. A present
+    //  bad token is refused on an open route too, cached or not.
+    char *forged_claims = s_test_claims ("1", "admin", 0);
+    char *forged = s_test_token (2, forged_claims);
+    char *dot = strchr (forged, '.');
+    char *renamed = zsys_sprintf ("%s%s", "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCIsImtpZCI6ImtleS1hIn0", dot);
+    zstr_free (&forged_claims);
+    char *tampered = strdup (customer);
+    char *payload = strchr (tampered, '.') + 1;
+    payload [5] = payload [5] == 'A' ? 'B' : 'A';
+    const char *bad_tokens [] = {
+        renamed, tampered, "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", "garbage", "a.b.c", NULL
+    };
+    for (const char **bad = bad_tokens; *bad; bad++) {
+        const char *paths [] = { "/api/v1/mine", "/api/v1/things/1", "/api/v1/others/1", NULL };
+        for (const char **path = paths; *path; path++) {
+            assert (s_get_as (port, *path, *bad, response, sizeof response) == 401);
+            assert (streq (s_header_of (response, "WWW-Authenticate", value, sizeof value),
+                           "Bearer realm=\"comptoir\", error=\"invalid_token\""));
+            assert (streq (s_error_code_of (response, code, sizeof code), "unauthorized"));
+            assert (streq (s_header_of (response, "X-Cache", value, sizeof value), ""));
+        }
+    }
+    s_get (port, "/api/v1/things/1", "X-API-Key: test-key-0123456789\r\n"
+           "Authorization: Basic dXNlcjpwYXNz\r\n", response, sizeof response);
+    assert (s_status_of (response) == 401);
+    zstr_free (&renamed);
+    zstr_free (&forged);
+    free (tampered);
+    //  Expired: its own description
+    long long now = (long long) time (NULL);
+    char *old_claims = zsys_sprintf ("{\"sub\":\"42\",\"role\":\"customer\",\"exp\":%lld,"
+                                     "\"iss\":\"comptoir\",\"aud\":\"comptoir-api\"}", now - 10);
+    char *expired = s_test_token (0, old_claims);
+    assert (s_get_as (port, "/api/v1/mine", expired, response, sizeof response) == 401);
+    assert (strstr (s_header_of (response, "WWW-Authenticate", value, sizeof value), "expired"));
+    zstr_free (&expired);
+    zstr_free (&old_claims);
+    //  A valid token on an open, cached route: served as before
+    assert (s_get_as (port, "/api/v1/things/1", customer, response, sizeof response) == 200);
+
+    //  Rotation: a token by key B (unknown yet) makes the edge fetch the
+    //  set again at once; A's tokens still verify while A is published
+    __atomic_store_n (&s_key_set, 1, __ATOMIC_SEQ_CST);
+    claims = s_test_claims ("43", "customer", 0);
+    char *newer = s_test_token (1, claims);
+    zstr_free (&claims);
+    assert (s_get_as (port, "/api/v1/mine", newer, response, sizeof response) == 200);
+    assert (strstr (s_body_of (response), "\"sub\":\"43\""));
+    assert (s_get_as (port, "/api/v1/mine", customer, response, sizeof response) == 200);
+    //  A removed: refused after the next refresh (every second here)
+    __atomic_store_n (&s_key_set, 2, __ATOMIC_SEQ_CST);
+    until = zclock_mono () + 4000;
+    while (s_get_as (port, "/api/v1/mine", customer, response, sizeof response) == 200
+           && zclock_mono () < until)
+        zclock_sleep (100);
+    assert (s_status_of (response) == 401);
+    assert (s_get_as (port, "/api/v1/mine", newer, response, sizeof response) == 200);
+    //  Unknown kids fetch again, at most as often as allowed (0 ms here):
+    //  C was never published, so its token stays refused
+    int served = __atomic_load_n (&s_jwks_served, __ATOMIC_SEQ_CST);
+    claims = s_test_claims ("44", "customer", 0);
+    char *unpublished = s_test_token (2, claims);
+    zstr_free (&claims);
+    char *unknown = zsys_sprintf ("eyJhbGciOiJFZERTQSIsImtpZCI6ImtleS1jIn0%s", strchr (unpublished, '.'));
+    assert (s_get_as (port, "/api/v1/mine", unknown, response, sizeof response) == 401);
+    assert (__atomic_load_n (&s_jwks_served, __ATOMIC_SEQ_CST) > served);
+    zstr_free (&unknown);
+    zstr_free (&unpublished);
+    zstr_free (&newer);
+    zstr_free (&customer);
+    zstr_free (&manager);
+}
+
+//  Rate limits per consumer and per address, the context's Retry-After,
+//  the size limits, and CORS.
+static void
+s_test_limits_and_cors (int port)
+{
+    char response [16384], value [512], code [64];
+    //  Exactly three a minute for "limited", with the headers, then 429
+    for (int i = 0; i < 3; i++) {
+        s_get (port, "/api/v1/others/1", "X-API-Key: limited-key-0123456789\r\n",
+               response, sizeof response);
+        assert (s_status_of (response) == 200);
+        char expected [8];
+        snprintf (expected, sizeof expected, "%d", 2 - i);
+        assert (streq (s_header_of (response, "RateLimit-Remaining", value, sizeof value), expected));
+        assert (streq (s_header_of (response, "X-RateLimit-Remaining-Minute", value, sizeof value), expected));
+        assert (streq (s_header_of (response, "RateLimit-Limit", value, sizeof value), "3"));
+        assert (streq (s_header_of (response, "X-RateLimit-Limit-Minute", value, sizeof value), "3"));
+        assert (streq (s_header_of (response, "X-RateLimit-Limit-Day", value, sizeof value), "100"));
+        assert (streq (s_header_of (response, "X-RateLimit-Limit-Hour", value, sizeof value), "1000"));
+        assert (streq (s_header_of (response, "X-RateLimit-Limit-Second", value, sizeof value), ""));
+        int reset = atoi (s_header_of (response, "RateLimit-Reset", value, sizeof value));
+        assert (reset >= 59 && reset <= 60);
+    }
+    s_get (port, "/api/v1/others/1", "X-API-Key: limited-key-0123456789\r\n", response, sizeof response);
+    assert (s_status_of (response) == 429);
+    assert (streq (s_error_code_of (response, code, sizeof code), "rate_limited"));
+    int retry = atoi (s_header_of (response, "Retry-After", value, sizeof value));
+    assert (retry >= 59 && retry <= 60);
+    assert (streq (s_header_of (response, "RateLimit-Remaining", value, sizeof value), "0"));
+    //  Another consumer is not affected
+    s_get (port, "/api/v1/others/1", "X-API-Key: test-key-0123456789\r\n", response, sizeof response);
+    assert (s_status_of (response) == 200);
+
+    //  The auth routes: the context's 429 carries its Retry-After; three
+    //  a minute per address, then the edge refuses by itself
+    const char *json_key = "X-API-Key: test-key-0123456789\r\nContent-Type: application/json\r\n";
+    for (int i = 0; i < 3; i++) {
+        s_post (port, "POST", "/api/v1/auth/login", json_key, "{\"email\":\"a@b.c\"}",
+                response, sizeof response);
+        assert (s_status_of (response) == 429);
+        assert (streq (s_header_of (response, "Retry-After", value, sizeof value), "42"));
+    }
+    s_post (port, "POST", "/api/v1/auth/login", json_key, "{}", response, sizeof response);
+    assert (s_status_of (response) == 429);
+    assert (strstr (s_body_of (response), "from this address"));
+    retry = atoi (s_header_of (response, "Retry-After", value, sizeof value));
+    assert (retry >= 59 && retry <= 60);
+    assert (streq (s_header_of (response, "RateLimit-Limit", value, sizeof value), "3"));
+
+    //  Sizes: URL, header count, header bytes, a route's own body limit
+    char *long_path = (char *) malloc (4000);
+    snprintf (long_path, 4000, "/api/v1/things/1?q=%02990d", 0);
+    s_get (port, long_path, "X-API-Key: test-key-0123456789\r\n", response, sizeof response);
+    assert (s_status_of (response) == 414);
+    assert (streq (s_error_code_of (response, code, sizeof code), "uri_too_long"));
+    free (long_path);
+    char headers [12000] = "";
+    for (int i = 0; i < 70; i++)
+        snprintf (headers + strlen (headers), sizeof headers - strlen (headers), "X-H%d: v\r\n", i);
+    s_get (port, "/health", headers, response, sizeof response);
+    assert (s_status_of (response) == 431);
+    assert (streq (s_error_code_of (response, code, sizeof code), "header_fields_too_large"));
+    snprintf (headers, sizeof headers, "X-Big: %09000d\r\n", 0);
+    s_get (port, "/health", headers, response, sizeof response);
+    assert (s_status_of (response) == 431);
+    s_post (port, "POST", "/api/v1/auth/login", "X-API-Key: limited-key-0123456789\r\n"
+            "Content-Type: application/json\r\n",
+            "{\"email\":\"0123456789012345678901234567890123456789@example.com\"}",
+            response, sizeof response);
+    assert (s_status_of (response) == 413 || s_status_of (response) == 429);
+
+    //  CORS: an allowed origin's preflight gets the policy, with no key
+    const char *preflight = "OPTIONS /api/v1/things/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+                            "Origin: https://shop.example.com\r\n"
+                            "Access-Control-Request-Method: PUT\r\n"
+                            "Access-Control-Request-Headers: content-type, x-api-key, authorization\r\n\r\n";
+    s_http (port, preflight, strlen (preflight), response, sizeof response);
+    assert (s_status_of (response) == 204);
+    assert (streq (s_header_of (response, "Access-Control-Allow-Origin", value, sizeof value),
+                   "https://shop.example.com"));
+    assert (strstr (s_header_of (response, "Access-Control-Allow-Methods", value, sizeof value), "PUT"));
+    assert (strstr (s_header_of (response, "Access-Control-Allow-Headers", value, sizeof value), "X-API-Key"));
+    assert (streq (s_header_of (response, "Access-Control-Max-Age", value, sizeof value), "120"));
+    assert (strstr (s_header_of (response, "Vary", value, sizeof value), "Origin"));
+    //  Another origin, method or header: 403 and no CORS header
+    const char *refused [] = {
+        "Origin: https://evil.example.com\r\nAccess-Control-Request-Method: GET\r\n",
+        "Origin: https://shop.example.com\r\nAccess-Control-Request-Method: TRACE\r\n",
+        "Origin: https://shop.example.com\r\nAccess-Control-Request-Method: GET\r\n"
+        "Access-Control-Request-Headers: x-evil\r\n",
+        NULL
+    };
+    for (const char **headers_p = refused; *headers_p; headers_p++) {
+        char request [1024];
+        snprintf (request, sizeof request, "OPTIONS /api/v1/things/1 HTTP/1.1\r\nHost: t\r\n"
+                  "Connection: close\r\n%s\r\n", *headers_p);
+        s_http (port, request, strlen (request), response, sizeof response);
+        assert (s_status_of (response) == 403);
+        assert (streq (s_error_code_of (response, code, sizeof code), "forbidden"));
+        assert (streq (s_header_of (response, "Access-Control-Allow-Origin", value, sizeof value), ""));
+    }
+    //  Normal answers: the allowed origin is echoed with what it may read
+    s_get (port, "/api/v1/others/1", "X-API-Key: test-key-0123456789\r\n"
+           "Origin: https://shop.example.com\r\n", response, sizeof response);
+    assert (s_status_of (response) == 200);
+    assert (streq (s_header_of (response, "Access-Control-Allow-Origin", value, sizeof value),
+                   "https://shop.example.com"));
+    assert (strstr (s_header_of (response, "Access-Control-Expose-Headers", value, sizeof value),
+                    "RateLimit-Remaining"));
+    assert (streq (s_header_of (response, "Vary", value, sizeof value), "Origin"));
+    s_get (port, "/api/v1/others/1", "X-API-Key: test-key-0123456789\r\n"
+           "Origin: https://evil.example.com\r\n", response, sizeof response);
+    assert (s_status_of (response) == 200);
+    assert (streq (s_header_of (response, "Access-Control-Allow-Origin", value, sizeof value), ""));
+    assert (streq (s_header_of (response, "Access-Control-Expose-Headers", value, sizeof value), ""));
+    //  ... on errors too, so that a page can read them
+    s_get (port, "/api/v1/others/1", "Origin: https://shop.example.com\r\n", response, sizeof response);
+    assert (s_status_of (response) == 401);
+    assert (streq (s_header_of (response, "Access-Control-Allow-Origin", value, sizeof value),
+                   "https://shop.example.com"));
+}
+
 static void
 s_test_with_broker (const char *dir, const char *keys_dir, bool verbose)
 {
+    for (int key = 0; key < 3; key++)
+        crypto_sign_keypair (s_key_pk [key], s_key_sk [key]);
     char *routes_file = zsys_sprintf ("%s/routes-cached.cfg", dir);
     char *config_file = zsys_sprintf ("%s/edge-cached.cfg", dir);
     FILE *file = fopen (routes_file, "w");
@@ -2159,7 +3159,14 @@ s_test_with_broker (const char *dir, const char *keys_dir, bool verbose)
         "route\n    method = \"GET\"\n    path = \"/api/v1/others/{id}\"\n"
         "    service = \"thing\"\n    verb = \"thing.get\"\n"
         "route\n    method = \"POST\"\n    path = \"/api/v1/things\"\n"
-        "    service = \"thing\"\n    verb = \"thing.create\"\n");
+        "    service = \"thing\"\n    verb = \"thing.create\"\n"
+        "route\n    method = \"GET\"\n    path = \"/api/v1/mine\"\n"
+        "    service = \"thing\"\n    verb = \"thing.mine\"\n    roles = \"customer\"\n"
+        "route\n    method = \"DELETE\"\n    path = \"/api/v1/things/{id}\"\n"
+        "    service = \"thing\"\n    verb = \"thing.mine\"\n    roles = \"manager, admin\"\n"
+        "route\n    method = \"POST\"\n    path = \"/api/v1/auth/login\"\n"
+        "    service = \"customer\"\n    verb = \"auth.login\"\n    address_limited = 1\n"
+        "    body_limit = 64\n");
     fclose (file);
     int broker_port = s_free_port ();
     file = fopen (config_file, "w");
@@ -2171,7 +3178,13 @@ s_test_with_broker (const char *dir, const char *keys_dir, bool verbose)
         "    timeout_ms = 2000\n    probe_timeout_ms = 300\n    ready_cache_ms = 0\n"
         "    broker_wait_ms = 0\n    routes = \"%s\"\n"
         "    cache = 1\n    cache_max_entries = 100\n    cache_max_body = 64\n"
-        "    consumers\n        tester\n            key = \"test-key-0123456789\"\n",
+        "    jwks_min_interval_ms = 0\n    jwks_refresh_s = 1\n"
+        "    auth_rate_limit\n        minute = 3\n"
+        "    cors\n        origins = \"https://shop.example.com\"\n        max_age = 120\n"
+        "    consumers\n        tester\n            key = \"test-key-0123456789\"\n"
+        "            rate_limit\n                minute = 1000\n"
+        "        limited\n            key = \"limited-key-0123456789\"\n"
+        "            rate_limit\n                minute = 3\n                day = 100\n",
         keys_dir, broker_port, routes_file);
     fclose (file);
 
@@ -2326,6 +3339,9 @@ s_test_with_broker (const char *dir, const char *keys_dir, bool verbose)
     assert (s_status_of (response) == 200);
     assert (strstr (response, "\"thing\""));
     assert (!strstr (response, "_metrics."));
+
+    s_test_tokens (port, verbose);
+    s_test_limits_and_cors (port);
 
     s_test_edge_stop (child);
     zactor_destroy (&broker);

@@ -114,7 +114,7 @@ s_replay (const envelope_t *request, const redisReply *stored)
     else {
         json_t *body = json_object_get (value, "body");
         reply = envelope_new_reply (request, (int) json_integer_value (status),
-                                    body ? json_incref (body) : NULL);
+                                    body && !json_is_null (body) ? json_incref (body) : NULL);
         log_info (request->rid, "%s: repeated request answered from the stored reply", request->verb);
     }
     json_decref (value);

@@ -580,6 +580,13 @@ test_reservations_commit_release_and_restock_once (bool verbose)
     assert (streq (s_str (reply->body, "status"), "held"));
     envelope_destroy (&reply);
     assert (s_level (1060, 5, "reserved") == 4);
+    //  the same id for other lines is the caller's bug: 409, nothing more held
+    reply = s_service (state, "reservation.reserve",
+        "{\"reservation_id\": \"it-1060-a\", \"lines\": [{\"product_id\": 1060, \"quantity\": 5}]}");
+    s_expect (reply, 409);
+    assert (streq (s_code (reply), "conflict"));
+    envelope_destroy (&reply);
+    assert (s_level (1060, 5, "reserved") == 4);
 
     //  commit: the goods leave, with an "order" movement under the reference
     const char *commit = "{\"reservation_id\": \"it-1060-a\", \"reference\": \"order:W-2026-001060\"}";
@@ -764,6 +771,43 @@ test_oversell_race_exactly_the_stock_is_reserved (bool verbose)
 }
 
 //  --------------------------------------------------------------------------
+//  Ten retries of one reserve at the same moment (a client that resends,
+//  a broker that hands the request to another worker): held once.
+
+static void
+test_concurrent_retries_of_one_reserve_hold_once (bool verbose)
+{
+    (void) verbose;
+    void *state = s_state (S_ACTOR_PLAIN);
+    assert (s_adjust (state, 1100, 5, 10, "receipt") == 201);
+    s_state_free (&state);
+    pid_t children [10];
+    for (int i = 0; i < 10; i++) {
+        children [i] = fork ();
+        assert (children [i] >= 0);
+        if (children [i] == 0) {
+            void *mine = s_state (S_ACTOR_PLAIN);
+            envelope_t *reply = s_service (mine, "reservation.reserve",
+                "{\"reservation_id\": \"it-1100\", \"lines\": [{\"product_id\": 1100, \"quantity\": 3}]}");
+            int code = reply->status == 201 ? 0 : reply->status == 200 ? 1 : 2;
+            envelope_destroy (&reply);
+            s_state_free (&mine);
+            _exit (code);
+        }
+    }
+    int created = 0, found = 0;
+    for (int i = 0; i < 10; i++) {
+        int status = 0;
+        assert (waitpid (children [i], &status, 0) == children [i]);
+        int code = WIFEXITED (status) ? WEXITSTATUS (status) : 9;
+        created += code == 0;
+        found += code == 1;
+    }
+    assert (created == 1 && found == 9);
+    assert (s_level (1100, 5, "reserved") == 3);
+}
+
+//  --------------------------------------------------------------------------
 
 static void
 test_outbox_rows_come_and_go_with_the_change (bool verbose)
@@ -911,6 +955,7 @@ static testrunner_case_t s_cases [] = {
     { "inventory_reservations_commit_release_and_restock_once", test_reservations_commit_release_and_restock_once },
     { "inventory_forgotten_reservation_expires_by_itself", test_forgotten_reservation_expires_by_itself },
     { "inventory_oversell_race_exactly_the_stock_is_reserved", test_oversell_race_exactly_the_stock_is_reserved },
+    { "inventory_concurrent_retries_of_one_reserve_hold_once", test_concurrent_retries_of_one_reserve_hold_once },
     { "inventory_outbox_rows_come_and_go_with_the_change", test_outbox_rows_come_and_go_with_the_change },
     { NULL, NULL },         //  room for the live case
     { NULL, NULL }

@@ -345,6 +345,34 @@ s_reservation_reply (const envelope_t *request, pgdb_t *db, const char *id, int 
 }
 
 //  --------------------------------------------------------------------------
+//  A reserve whose id exists: the same request retried gets the reservation
+//  (200, whatever its status now); the id reused for other lines or
+//  another location is a caller's bug, answered 409 conflict.
+
+static envelope_t *
+s_existing_reply (const envelope_t *request, pgdb_t *db, const s_work_t *work)
+{
+    bool failed;
+    json_t *reservation = s_load (db, work->id, &failed);
+    if (!reservation)
+        return failed ? request_input_db_failure (request, db, "inventory")
+                      : request_input_conflict (request, "this reservation is being replaced; try again");
+    json_t *lines = json_object_get (reservation, "lines");
+    bool same = json_array_size (lines) == work->line_count
+             && json_integer_value (json_object_get (reservation, "location_id")) == atoll (work->location);
+    for (size_t i = 0; same && i < work->line_count; i++) {
+        json_t *line = json_array_get (lines, i);
+        same = json_integer_value (json_object_get (line, "product_id")) == work->lines [i].product_id
+            && json_integer_value (json_object_get (line, "quantity")) == work->lines [i].quantity;
+    }
+    if (!same) {
+        json_decref (reservation);
+        return request_input_conflict (request, "this reservation_id already holds other lines");
+    }
+    return envelope_new_reply (request, 200, reservation);
+}
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 reservation_reserve (const envelope_t *request, void *state)
@@ -417,7 +445,7 @@ reservation_reserve (const envelope_t *request, void *state)
             reply = s_reservation_reply (request, self->db, work->id, 201);
         else
         if (outcome == S_EXISTS)
-            reply = s_reservation_reply (request, self->db, work->id, 200);
+            reply = s_existing_reply (request, self->db, work);
         else
         if (outcome == S_OUT_OF_STOCK) {
             reply = inventory_out_of_stock (request, work->short_lines);

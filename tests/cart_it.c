@@ -24,7 +24,12 @@
 
 #define WORKERS 3
 static int s_copy (const char *from, const char *to);
+static int s_prepare_keys (const char *keys, int first, int last);
+static pid_t s_spawn_worker (const char *keys, int n);
+static void s_reap (pid_t pid, int signal_number);
 #define PRIVATE_REDIS_PORT 16397
+
+static pid_t s_workers [WORKERS];
 
 static mdp_client_t *s_client;
 static int s_sequence;
@@ -745,6 +750,84 @@ test_catalog_away_is_a_503 (bool verbose)
     s_remove_dir (dir);
 }
 
+//  Workers killed with SIGKILL in the middle of a stream of writes: the
+//  broker hands the killed worker's requests to another (they are
+//  retryable), the client resends what got no answer, and the stored
+//  replies make every copy apply once. Every request is acknowledged, and
+//  the cart holds exactly what was acknowledged. Two extra workers of our
+//  own are the ones killed (and started again), whoever else serves carts.
+static void
+test_killed_workers_lose_and_double_nothing (bool verbose)
+{
+    enum { TOTAL = 600, WINDOW = 8, VICTIMS = 2, PACE_MS = 5 };
+    char keys [128];
+    snprintf (keys, sizeof keys, "/tmp/cart-it-chaos-%d", getpid ());
+    assert (s_prepare_keys (keys, 7, 6 + VICTIMS) == 0);
+    pid_t victims [VICTIMS];
+    for (int i = 0; i < VICTIMS; i++)
+        victims [i] = s_spawn_worker (keys, 7 + i);
+    int64_t product = s_new_product (100);
+    char *cart = s_new_cart (NULL, NULL, NULL);
+    if (!s_client)
+        s_connect ();
+    mdp_client_set_timeout (s_client, 8000);
+
+    int sent = 0, acknowledged = 0, failed = 0, kills = 0, in_flight = 0;
+    int64_t next_kill = zclock_mono () + 300;
+    int64_t next_send = zclock_mono ();
+    int64_t until = zclock_mono () + 40000;
+    while ((sent < TOTAL || in_flight > 0) && zclock_mono () < until) {
+        //  A steady stream (one request every PACE_MS), so that kills land
+        //  in the middle of it
+        while (sent < TOTAL && in_flight < WINDOW && zclock_mono () >= next_send) {
+            next_send += PACE_MS;
+            envelope_t *request = s_request ("cart.add_item", NULL, NULL, s_id (cart), s_add (product, 1), NULL);
+            request->retryable = true;
+            assert (mdp_client_send (s_client, "cart", &request) == 0);
+            sent++;
+            in_flight++;
+        }
+        zmq_pollitem_t item = { zsock_resolve (mdp_client_sock (s_client)), 0, ZMQ_POLLIN, 0 };
+        int timeout = mdp_client_tick (s_client);
+        zmq_poll (&item, 1, timeout < 0 || timeout > PACE_MS ? PACE_MS : timeout);
+        envelope_t *reply;
+        while ((reply = mdp_client_recv (s_client))) {
+            in_flight--;
+            if (reply->status == 201)
+                acknowledged++;
+            else {
+                failed++;
+                if (verbose)
+                    printf ("failed: %d %s\n", reply->status, s_code (reply));
+            }
+            envelope_destroy (&reply);
+        }
+        if (zclock_mono () >= next_kill && sent < TOTAL) {
+            int victim = kills % VICTIMS;
+            s_reap (victims [victim], SIGKILL);
+            victims [victim] = s_spawn_worker (keys, 7 + victim);
+            kills++;
+            next_kill = zclock_mono () + 300;
+        }
+    }
+    for (int i = 0; i < VICTIMS; i++)
+        s_reap (victims [i], SIGTERM);
+    char command [200];
+    snprintf (command, sizeof command, "rm -rf '%s'", keys);
+    assert (system (command) == 0);
+    if (verbose)
+        printf ("%d sent, %d acknowledged, %d failed, %d kills\n", sent, acknowledged, failed, kills);
+    assert (kills >= 3);
+    assert (failed == 0 && acknowledged == TOTAL);
+    envelope_t *reply = s_cart ("cart.get", NULL, NULL, s_id (cart), NULL);
+    assert (reply->status == 200);
+    if (verbose)
+        printf ("quantity %lld\n", (long long) s_int (s_line (reply->body, product), "quantity"));
+    assert (s_int (s_line (reply->body, product), "quantity") == TOTAL);
+    envelope_destroy (&reply);
+    free (cart);
+}
+
 static const testrunner_case_t s_cases [] = {
     { "cart_create_and_get", test_create_and_get },
     { "cart_add_item_prices_from_the_catalog", test_add_item_prices_from_the_catalog },
@@ -757,13 +840,13 @@ static const testrunner_case_t s_cases [] = {
     { "cart_a_change_sets_a_24_hour_life", test_a_change_sets_a_24_hour_life },
     { "cart_redis_away_is_a_fast_503_and_recovers", test_redis_away_is_a_fast_503_and_recovers },
     { "cart_catalog_away_is_a_503", test_catalog_away_is_a_503 },
+    { "cart_killed_workers_lose_and_double_nothing", test_killed_workers_lose_and_double_nothing },
     { NULL, NULL }
 };
 
 //  --------------------------------------------------------------------------
 //  Our own cart workers, when the environment runs none.
 
-static pid_t s_workers [WORKERS];
 
 static bool
 s_environment_runs_carts (void)
@@ -798,45 +881,77 @@ s_copy (const char *from, const char *to)
     return rc;
 }
 
-//  Three workers with the test configuration. The broker admits only the
-//  keys of the planned processes, so each runs from a keys folder of its
-//  own holding a copy of an admitted certificate (the edge's) under its
-//  name, and the broker's public key.
+//  Cart workers started by the test. The broker admits only the keys of
+//  the planned processes, so each runs from a keys folder of our own
+//  holding a copy of an admitted certificate (the edge's) under its name,
+//  and the broker's public key.
 static int
-s_start_workers (char *keys, size_t size)
+s_prepare_keys (const char *keys, int first, int last)
 {
     const char *var = getenv ("COMPTOIR_TEST_VAR");
-    snprintf (keys, size, "/tmp/cart-it-keys-%d", getpid ());
     zsys_dir_create ("%s", keys);
     char from [512], to [512];
     snprintf (from, sizeof from, "%s/keys/broker", var);
     snprintf (to, sizeof to, "%s/broker", keys);
     if (s_copy (from, to))
         return -1;
-    for (int i = 0; i < WORKERS; i++) {
+    for (int i = first; i <= last; i++) {
         snprintf (from, sizeof from, "%s/keys/edge", var);
-        snprintf (to, sizeof to, "%s/cart-%d", keys, i + 1);
+        snprintf (to, sizeof to, "%s/cart-%d", keys, i);
         if (s_copy (from, to))
             return -1;
         snprintf (from, sizeof from, "%s/keys/edge_secret", var);
-        snprintf (to, sizeof to, "%s/cart-%d_secret", keys, i + 1);
+        snprintf (to, sizeof to, "%s/cart-%d_secret", keys, i);
         if (s_copy (from, to))
             return -1;
         chmod (to, 0600);
     }
-    for (int i = 0; i < WORKERS; i++) {
-        s_workers [i] = fork ();
-        if (s_workers [i] == 0) {
-            char instance [16];
-            snprintf (instance, sizeof instance, "%d", i + 1);
-            setenv ("COMPTOIR_KEYS_DIR", keys, 1);
-            setenv ("COMPTOIR_CART_ACTORS", "1", 1);
-            setenv ("COMPTOIR_LOG_LEVEL", "warn", 1);
-            execl ("actors/cart/comptoir-cart", "comptoir-cart", "--config",
-                   getenv ("COMPTOIR_TEST_CONFIG"), "--instance", instance, (char *) NULL);
-            _exit (127);
-        }
+    return 0;
+}
+
+//  One cart worker process, instance n, one actor. Returns its pid.
+static pid_t
+s_spawn_worker (const char *keys, int n)
+{
+    pid_t pid = fork ();
+    if (pid == 0) {
+        char instance [16];
+        snprintf (instance, sizeof instance, "%d", n);
+        setenv ("COMPTOIR_KEYS_DIR", keys, 1);
+        setenv ("COMPTOIR_CART_ACTORS", "1", 1);
+        setenv ("COMPTOIR_LOG_LEVEL", "error", 1);
+        execl ("actors/cart/comptoir-cart", "comptoir-cart", "--config",
+               getenv ("COMPTOIR_TEST_CONFIG"), "--instance", instance, (char *) NULL);
+        _exit (127);
     }
+    return pid;
+}
+
+static void
+s_reap (pid_t pid, int signal_number)
+{
+    if (pid <= 0)
+        return;
+    kill (pid, signal_number);
+    int64_t until = zclock_mono () + 3000;
+    while (waitpid (pid, NULL, WNOHANG) == 0) {
+        if (zclock_mono () > until) {
+            kill (pid, SIGKILL);
+            waitpid (pid, NULL, 0);
+            break;
+        }
+        zclock_sleep (10);
+    }
+}
+
+static int
+s_start_workers (char *keys, size_t size)
+{
+    snprintf (keys, size, "/tmp/cart-it-keys-%d", getpid ());
+    if (s_prepare_keys (keys, 1, WORKERS))
+        return -1;
+    for (int i = 0; i < WORKERS; i++)
+        s_workers [i] = s_spawn_worker (keys, i + 1);
     return 0;
 }
 
@@ -844,18 +959,7 @@ static void
 s_stop_workers (const char *keys)
 {
     for (int i = 0; i < WORKERS; i++)
-        if (s_workers [i] > 0) {
-            kill (s_workers [i], SIGTERM);
-            int64_t until = zclock_mono () + 3000;
-            while (waitpid (s_workers [i], NULL, WNOHANG) == 0) {
-                if (zclock_mono () > until) {
-                    kill (s_workers [i], SIGKILL);
-                    waitpid (s_workers [i], NULL, 0);
-                    break;
-                }
-                zclock_sleep (20);
-            }
-        }
+        s_reap (s_workers [i], SIGTERM);
     char command [600];
     snprintf (command, sizeof command, "rm -rf '%s'", keys);
     if (strncmp (keys, "/tmp/cart-it-keys-", 18) == 0 && system (command) != 0)

@@ -200,6 +200,11 @@ s_make_state (settings_t *settings, int instance, int actor)
     if (ready && actor == 1) {
         int64_t sweep_ms = settings_get_int (settings, "inventory/reservation_sweep_ms",
                                              INVENTORY_SWEEP_MS_DEFAULT);
+        if (sweep_ms < 10 || sweep_ms > 3600000) {
+            log_warn (NULL, "inventory: reservation_sweep_ms must be 10..3600000; using %d",
+                      INVENTORY_SWEEP_MS_DEFAULT);
+            sweep_ms = INVENTORY_SWEEP_MS_DEFAULT;
+        }
         self->sweeper = inventory_sweeper_new (conninfo, sweep_ms);
         ready = self->sweeper != NULL;
     }

@@ -6,7 +6,8 @@
     whose store_id is theirs. An admin acts anywhere. Reads are open to all
     staff, because a cashier answering "is it in stock in Toronto?" and a
     manager planning a transfer both need every location's levels; the
-    rule applies to what changes stock.
+    rule applies to what changes stock. Transfers, listed or changed, are
+    for managers and admins (transfer_verbs).
 
     Reservations are asked for by other contexts through the broker, never
     by HTTP clients: the caller sets role "service" and its own name as the

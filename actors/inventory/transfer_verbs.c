@@ -16,8 +16,9 @@
       transaction. The two stock rows are changed in location order, the
       same order for every transaction, so two deliveries in opposite
       directions do not deadlock.
-    - Who: managers and admins (API.md). A manager acts on transfers that
-      leave from or arrive at their own store; an admin on any.
+    - Who: managers and admins (API.md), for the list too. A manager acts
+      on transfers that leave from or arrive at their own store; an admin
+      on any.
     - A create with an Idempotency-Key is stored with it: a retry finds the
       first transfer (same answer), the same key for another transfer is 422.
     =========================================================================
@@ -385,7 +386,7 @@ envelope_t *
 transfer_get (const envelope_t *request, void *state)
 {
     inventory_state_t *self = (inventory_state_t *) state;
-    envelope_t *refused = request_input_roles (request, inventory_staff_roles);
+    envelope_t *refused = request_input_roles (request, inventory_manager_roles);
     if (refused)
         return refused;
     json_t *details = json_array ();
@@ -415,7 +416,7 @@ envelope_t *
 transfer_list (const envelope_t *request, void *state)
 {
     inventory_state_t *self = (inventory_state_t *) state;
-    envelope_t *refused = request_input_roles (request, inventory_staff_roles);
+    envelope_t *refused = request_input_roles (request, inventory_manager_roles);
     if (refused)
         return refused;
     json_t *details = json_array ();

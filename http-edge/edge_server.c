@@ -179,6 +179,7 @@ struct _edge_server_t {
     int64_t jwks_next_at;           //  zclock_mono of the next scheduled fetch
     int64_t jwks_asked_at;          //  zclock_mono of the last fetch sent
     zlistx_t *jwks_waiters;         //  requests whose token names a kid being fetched
+    uint64_t jwks_fetched;          //  fetches finished (answered or failed) so far
     edge_ratelimit_t *limits;       //  per consumer
     edge_ratelimit_t *address_limits;   //  per client address, on address_limited routes
     zhashx_t *policies;             //  consumer -> edge_ratelimit_policy_t
@@ -237,6 +238,7 @@ struct _edge_request_t {
     size_t body_limit;              //  of this request's route
     char *token;                    //  the bearer token, while its kid is being fetched
     bool kid_pending;               //  its kid is unknown: verify again after a fetch
+    uint64_t jwks_seen;             //  server->jwks_fetched when it was found unknown
     bool authenticated;             //  identity holds a verified token's claims
     edge_jwt_identity_t identity;
     bool rated;                     //  rate holds what the headers say
@@ -895,7 +897,8 @@ s_rate_check (edge_request_t *self)
         }
         else
         if (by_address.tightest >= 0
-        &&  by_address.remaining [by_address.tightest] < result.remaining [result.tightest < 0 ? 0 : result.tightest])
+        &&  (result.tightest < 0
+             || by_address.remaining [by_address.tightest] < result.remaining [result.tightest]))
             self->rate = by_address;    //  the headers tell the limit nearest to refusing
     }
     if (!refused_by)
@@ -988,16 +991,22 @@ s_token_check (edge_request_t *self, const char *token)
                                         self->rid, NULL);
         return s_request_answer (self);
     }
-    //  A kid we do not know may be a key made since the last fetch: fetch
-    //  again (at most once per jwks_min_interval_ms, or a stream of forged
-    //  kids would hammer the customer context) and verify once it is in.
-    if (result == EDGE_JWT_UNKNOWN_KID && self->identity.kid [0] && !self->kid_pending
-    &&  (server->jwks_cid
-         || zclock_mono () - server->jwks_asked_at >= server->jwks_min_interval_ms)
-    &&  s_jwks_fetch (server) == 0) {
+    //  A kid we do not know may be a key made since the last fetch (a
+    //  rotation): fetch again, at once or, when the last fetch is less than
+    //  jwks_min_interval_ms old, as soon as that has passed (a stream of
+    //  forged kids must not hammer the customer context), and verify once
+    //  the key set is in. A new key's first tokens wait, never fail.
+    if (result == EDGE_JWT_UNKNOWN_KID && self->identity.kid [0] && !self->kid_pending) {
+        int64_t allowed_at = server->jwks_asked_at + server->jwks_min_interval_ms;
+        if (!server->jwks_cid && zclock_mono () >= allowed_at)
+            s_jwks_fetch (server);
+        else
+        if (!server->jwks_cid && allowed_at < server->jwks_next_at)
+            server->jwks_next_at = allowed_at;
         self->token = strdup (token);
         if (self->token) {
             self->kid_pending = true;
+            self->jwks_seen = server->jwks_fetched;
             return MHD_YES;
         }
     }
@@ -1720,7 +1729,7 @@ static enum MHD_Result
 s_jwks_wait (edge_request_t *self)
 {
     edge_server_t *server = self->server;
-    if (server->jwks_cid && zlistx_add_end (server->jwks_waiters, self)) {
+    if (server->jwks_fetched == self->jwks_seen && zlistx_add_end (server->jwks_waiters, self)) {
         self->dispatched = true;
         MHD_suspend_connection (self->connection);
         return MHD_YES;
@@ -1738,6 +1747,7 @@ static void
 s_jwks_finish (edge_server_t *self, const envelope_t *reply)
 {
     zstr_free (&self->jwks_cid);
+    self->jwks_fetched++;
     int64_t now = zclock_mono ();
     size_t before = edge_jwt_size (self->jwt);
     int loaded = reply && reply->status == 200 ? edge_jwt_load_jwks (self->jwt, reply->body) : -1;
@@ -2702,7 +2712,8 @@ s_fake_broker_send (zsock_t *router, zframe_t *address, const char *service, env
 }
 
 //  The signing keys of the fake customer context: A, B and C (never
-//  published), and which set it publishes (0: A; 1: A and B; 2: B). The
+//  published until set 3), and which set it publishes (0: A; 1: A and B;
+//  2: B; 3: B and C). The
 //  test thread changes the set while the broker's thread reads it.
 static unsigned char s_key_pk [3][crypto_sign_PUBLICKEYBYTES];
 static unsigned char s_key_sk [3][crypto_sign_SECRETKEYBYTES];
@@ -2730,6 +2741,8 @@ s_test_jwks (void)
         json_array_append_new (keys, s_test_jwk (0));
     if (set >= 1)
         json_array_append_new (keys, s_test_jwk (1));
+    if (set == 3)
+        json_array_append_new (keys, s_test_jwk (2));
     return json_pack ("{s:o}", "keys", keys);
 }
 
@@ -3006,7 +3019,7 @@ s_test_tokens (int port, bool verbose)
         zclock_sleep (100);
     assert (s_status_of (response) == 401);
     assert (s_get_as (port, "/api/v1/mine", newer, response, sizeof response) == 200);
-    //  Unknown kids fetch again, at most as often as allowed (0 ms here):
+    //  Unknown kids fetch again, at most as often as allowed (300 ms here):
     //  C was never published, so its token stays refused
     int served = __atomic_load_n (&s_jwks_served, __ATOMIC_SEQ_CST);
     claims = s_test_claims ("44", "customer", 0);
@@ -3016,6 +3029,13 @@ s_test_tokens (int port, bool verbose)
     assert (s_get_as (port, "/api/v1/mine", unknown, response, sizeof response) == 401);
     assert (__atomic_load_n (&s_jwks_served, __ATOMIC_SEQ_CST) > served);
     zstr_free (&unknown);
+    //  C published right after that fetch: its token waits for the next
+    //  fetch allowed (jwks_min_interval_ms, 300 ms here), then passes
+    __atomic_store_n (&s_key_set, 3, __ATOMIC_SEQ_CST);
+    int64_t start = zclock_mono ();
+    assert (s_get_as (port, "/api/v1/mine", unpublished, response, sizeof response) == 200);
+    assert (strstr (s_body_of (response), "\"sub\":\"44\""));
+    assert (zclock_mono () - start < 2000);
     zstr_free (&unpublished);
     zstr_free (&newer);
     zstr_free (&customer);
@@ -3178,7 +3198,7 @@ s_test_with_broker (const char *dir, const char *keys_dir, bool verbose)
         "    timeout_ms = 2000\n    probe_timeout_ms = 300\n    ready_cache_ms = 0\n"
         "    broker_wait_ms = 0\n    routes = \"%s\"\n"
         "    cache = 1\n    cache_max_entries = 100\n    cache_max_body = 64\n"
-        "    jwks_min_interval_ms = 0\n    jwks_refresh_s = 1\n"
+        "    jwks_min_interval_ms = 300\n    jwks_refresh_s = 1\n"
         "    auth_rate_limit\n        minute = 3\n"
         "    cors\n        origins = \"https://shop.example.com\"\n        max_age = 120\n"
         "    consumers\n        tester\n            key = \"test-key-0123456789\"\n"

@@ -76,6 +76,21 @@ testenv_start () {
         "edge/port=$EDGE_TEST_PORT"
         "edge/admin_port=$ADMIN_TEST_PORT"
         "edge/consumers/demo/key_file=$T/keys/api/demo.key"
+        #   The suites and the benchmarks share the demo key: limits they
+        #   cannot reach. The rate-limit test has its own consumer with
+        #   the default 100 a minute, and logins from 127.0.0.1 are many
+        #   in the suites.
+        "edge/consumers/demo/rate_limit/minute=1000000000"
+        "edge/consumers/demo/rate_limit/hour=1000000000"
+        "edge/consumers/demo/rate_limit/day=1000000000"
+        "edge/consumers/ratetest/key_file=$T/keys/api/ratetest.key"
+        "edge/consumers/ratetest/rate_limit/minute=100"
+        "edge/consumers/ratetest/rate_limit/hour=0"
+        "edge/consumers/ratetest/rate_limit/day=0"
+        "edge/auth_rate_limit/minute=100000"
+        "edge/jwks_refresh_s=2"
+        "edge/jwks_min_interval_ms=500"
+        "edge/cors/origins=https://shop.example.test"
         "auth/jwt_keys_dir=$T/keys/jwt"
         "redis/host=127.0.0.1"
         "redis/port=$REDIS_TEST_PORT"
@@ -114,6 +129,7 @@ testenv_start () {
         echo "export COMPTOIR_TEST_EDGE='$edge'"
         echo "export COMPTOIR_TEST_ADMIN='http://127.0.0.1:$ADMIN_TEST_PORT'"
         echo "export COMPTOIR_TEST_API_KEY='$key'"
+        echo "export COMPTOIR_TEST_RATE_KEY='$(cat "$T/keys/api/ratetest.key")'"
         echo "export COMPTOIR_TEST_CONFIG='$ROOT/$CONFIG'"
         echo "export COMPTOIR_TEST_VAR='$ROOT/$T'"
         echo "export COMPTOIR_TEST_SUPERVISOR_STATUS='$ROOT/$T/run/children'"

@@ -130,15 +130,28 @@ def test_head_on_health_and_ready_answers_without_a_body(edge):
 
 
 @suite.test
-def test_write_routes_need_a_token_for_now(edge):
-    #  Catalog writes are for managers: no token can be issued yet (next
-    #  issue), so they answer 401 asking for a Bearer token.
+def test_write_routes_need_a_token(edge):
+    #  Catalog writes are for managers: without a token they answer 401
+    #  asking for a Bearer token (test_security.py has the role matrix).
     for method, path in (("POST", "/api/v1/products"), ("PUT", "/api/v1/products/1"),
                          ("DELETE", "/api/v1/products/1"), ("POST", "/api/v1/categories")):
         body = {"name": "x"} if method != "DELETE" else None
         response = edge.request(method, path, body=body)
         assert_error(response, 401, "unauthorized")
-        assert response.header("WWW-Authenticate").startswith("Bearer"), response.headers
+        assert response.header("WWW-Authenticate") == 'Bearer realm="comptoir"', response.headers
+
+
+@suite.test
+def test_every_api_answer_carries_the_rate_limit_headers(edge):
+    response = edge.get("/api/v1/categories")
+    assert response.status == 200, response
+    for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+                 "X-RateLimit-Limit-Minute", "X-RateLimit-Remaining-Minute"):
+        assert response.header(name) is not None, (name, response.headers)
+    assert int(response.header("RateLimit-Remaining")) < int(response.header("RateLimit-Limit"))
+    #  Errors of a route count and say so too; the operations routes do not
+    assert edge.get("/api/v1/products/999999999").header("RateLimit-Limit") is not None
+    assert edge.get("/health", key=False).header("RateLimit-Limit") is None
 
 
 #  The write routes need roles (401 above), so the body checks are shown on

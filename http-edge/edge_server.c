@@ -11,10 +11,23 @@
     with its correlation id arrives.
 
     Each request is checked in the order that costs the least to the edge
-    and reveals the least to a stranger: the API key before the route's
-    answer, the Content-Type and Content-Length before any byte of body,
-    the body size while it streams, the JSON (syntax, type, depth) before
-    anything leaves for a context. Every answer, from here or from a
+    and reveals the least to a stranger: sizes (URL, headers) first, a
+    CORS preflight (browsers send it without a key), the API key before
+    the route's answer, the rate limits (consumer, and client address on
+    the auth routes) before any token (guessing tokens costs requests
+    too), the token and the route's roles, the Content-Type and
+    Content-Length before any byte of body, the body size while it
+    streams, the JSON (syntax, type, depth) before anything leaves for a
+    context.
+
+    Tokens are verified here (edge_jwt) with the public keys the customer
+    context publishes (auth.jwks through the broker: the edge never holds
+    a private key), fetched at start, every jwks_refresh_s, and when a
+    token names a kid we do not know; such a request waits for that fetch
+    rather than failing, so a rotation logs nobody out. The verified
+    identity (sub, role, store_id) rides in the envelope; the contexts
+    check ownership again. Rate-limit counters are local (edge_ratelimit):
+    one loop makes them exact by construction. Every answer, from here or from a
     context, passes through s_request_answer: one place for the error
     shape, X-Request-ID, the access log line and the metrics.
 
@@ -187,6 +200,7 @@ struct _edge_server_t {
     edge_ratelimit_policy_t address_policy;
     int64_t rate_sweep_at;
     edge_cors_t *cors;
+    zlistx_t *trusted_proxies;      //  addresses whose X-Forwarded-For is believed, or NULL
     //  settings
     char *openapi_path;
     int64_t url_limit;
@@ -834,7 +848,11 @@ s_preflight (edge_request_t *self, const char *origin, const char *method)
 }
 
 //  --------------------------------------------------------------------------
-//  The client's address as text (for the per-address limits).
+//  The client's address as text (for the per-address limits): the peer
+//  of the connection, or, when that peer is one of edge/trusted_proxies
+//  (a load balancer in front of the edge), the last address its
+//  X-Forwarded-For names. Nobody else's X-Forwarded-For is believed: a
+//  client could otherwise pick a new address for each guess.
 
 static void
 s_client_address (edge_request_t *self, char *text, size_t size)
@@ -848,6 +866,26 @@ s_client_address (edge_request_t *self, char *text, size_t size)
     else
     if (address && address->sa_family == AF_INET6)
         inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) address)->sin6_addr, text, (socklen_t) size);
+    zlistx_t *proxies = self->server->trusted_proxies;
+    if (!proxies || !zlistx_find (proxies, text))
+        return;
+    const char *forwarded = MHD_lookup_connection_value (self->connection, MHD_HEADER_KIND,
+                                                         "X-Forwarded-For");
+    if (!forwarded)
+        return;
+    const char *last = strrchr (forwarded, ',');
+    last = last ? last + 1 : forwarded;
+    while (*last == ' ')
+        last++;
+    char candidate [INET6_ADDRSTRLEN + 1];
+    size_t length = strcspn (last, " ");
+    unsigned char binary [sizeof (struct in6_addr)];
+    if (length == 0 || length >= sizeof candidate)
+        return;
+    memcpy (candidate, last, length);
+    candidate [length] = 0;
+    if (inet_pton (AF_INET, candidate, binary) == 1 || inet_pton (AF_INET6, candidate, binary) == 1)
+        snprintf (text, size, "%s", candidate);
 }
 
 //  --------------------------------------------------------------------------
@@ -2149,6 +2187,18 @@ edge_server_new (settings_t *settings)
                               settings_get (settings, "auth/audience", EDGE_AUTH_AUDIENCE),
                               leeway >= 0 && leeway <= 3600 ? leeway : EDGE_TOKEN_LEEWAY_S);
     self->cors = edge_cors_new (settings);
+    const char *proxies = settings_get (settings, "edge/trusted_proxies", "");
+    if (*proxies) {
+        self->trusted_proxies = zlistx_new ();
+        zlistx_set_duplicator (self->trusted_proxies, (czmq_duplicator *) strdup);
+        zlistx_set_destructor (self->trusted_proxies, (czmq_destructor *) zstr_free);
+        zlistx_set_comparator (self->trusted_proxies, (czmq_comparator *) strcmp);
+        char *copy = strdup (proxies);
+        for (char *save = NULL, *item = copy ? strtok_r (copy, ", ", &save) : NULL; item;
+             item = strtok_r (NULL, ", ", &save))
+            zlistx_add_end (self->trusted_proxies, item);
+        free (copy);
+    }
     self->metrics = metrics_new ();
     self->keys = edge_keys_new ();
     self->public_listener.server = self;
@@ -2407,6 +2457,7 @@ edge_server_destroy (edge_server_t **self_p)
     edge_ratelimit_destroy (&self->address_limits);
     zhashx_destroy (&self->policies);
     edge_cors_destroy (&self->cors);
+    zlistx_destroy (&self->trusted_proxies);
     json_decref (self->ready_missing);
     free (self->ready_cid);
     free (self->openapi_path);
@@ -3087,6 +3138,17 @@ s_test_limits_and_cors (int port)
     s_post (port, "POST", "/api/v1/auth/login", json_key, "{}", response, sizeof response);
     assert (s_status_of (response) == 429);
     assert (strstr (s_body_of (response), "from this address"));
+    //  Behind a trusted proxy (127.0.0.1 here), the address it forwards
+    //  counts: another client has its own three; a forged header from an
+    //  untrusted peer would be ignored (only the last hop is read)
+    const char *forwarded = "X-API-Key: test-key-0123456789\r\nContent-Type: application/json\r\n"
+                            "X-Forwarded-For: 6.6.6.6, 203.0.113.9\r\n";
+    for (int i = 0; i < 4; i++) {
+        s_post (port, "POST", "/api/v1/auth/login", forwarded, "{}", response, sizeof response);
+        assert (s_status_of (response) == 429);
+        assert (i < 3 ? streq (s_header_of (response, "Retry-After", value, sizeof value), "42")
+                      : strstr (s_body_of (response), "from this address") != NULL);
+    }
     retry = atoi (s_header_of (response, "Retry-After", value, sizeof value));
     assert (retry >= 59 && retry <= 60);
     assert (streq (s_header_of (response, "RateLimit-Limit", value, sizeof value), "3"));
@@ -3199,7 +3261,7 @@ s_test_with_broker (const char *dir, const char *keys_dir, bool verbose)
         "    broker_wait_ms = 0\n    routes = \"%s\"\n"
         "    cache = 1\n    cache_max_entries = 100\n    cache_max_body = 64\n"
         "    jwks_min_interval_ms = 300\n    jwks_refresh_s = 1\n"
-        "    auth_rate_limit\n        minute = 3\n"
+        "    auth_rate_limit\n        minute = 3\n    trusted_proxies = \"10.0.0.1, 127.0.0.1\"\n"
         "    cors\n        origins = \"https://shop.example.com\"\n        max_age = 120\n"
         "    consumers\n        tester\n            key = \"test-key-0123456789\"\n"
         "            rate_limit\n                minute = 1000\n"

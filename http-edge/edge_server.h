@@ -10,7 +10,9 @@
     connection, with no thread per request and no hop between threads.
     The public catalog reads may be answered from a response cache
     (edge_cache, routes with cache_ttl_ms); the admin /metrics gathers the
-    broker's and every context process's metrics (edge_metrics).
+    broker's and every context process's metrics (edge_metrics). Tokens
+    (edge_jwt), roles (edge_routes), rate limits (edge_ratelimit) and CORS
+    (edge_cors) are enforced here, before a request leaves for a context.
     =========================================================================
 */
 #ifndef COMPTOIR_EDGE_SERVER_H

@@ -53,6 +53,7 @@
 #include "edge_keys.h"
 #include "edge_metrics.h"
 #include "edge_ratelimit.h"
+#include "edge_redislimit.h"
 #include "edge_reply.h"
 #include "edge_routes.h"
 
@@ -108,6 +109,13 @@
 #define EDGE_RATE_DAY           10000           //  edge/rate_limit/day
 #define EDGE_AUTH_RATE_MINUTE   20              //  edge/auth_rate_limit/minute (per client address)
 #define EDGE_RATE_MAX_ADDRESSES 100000          //  edge/rate_limit_max_addresses
+#define EDGE_RATE_REDIS         0               //  edge/rate_limit_redis (1: counters shared in Redis)
+#define EDGE_RATE_REDIS_TIMEOUT_MS 5            //  edge/rate_limit_redis_timeout_ms (per request, at most)
+#define EDGE_RATE_REDIS_CONNECT_MS 50           //  edge/rate_limit_redis_connect_ms
+#define EDGE_RATE_REDIS_RETRY_MS 1000           //  edge/rate_limit_redis_retry_ms (after a failure)
+#define EDGE_RATE_REDIS_PREFIX  "comptoir:ratelimit"    //  edge/rate_limit_redis_prefix
+#define EDGE_REDIS_HOST         "127.0.0.1"     //  redis/host
+#define EDGE_REDIS_PORT         6380            //  redis/port
 #define EDGE_ROUTES             "etc/routes.cfg"    //  edge/routes
 #define EDGE_OPENAPI            "docs/openapi.yaml" //  edge/openapi
 #define EDGE_KEYS_DIR           "var/keys"          //  keys/dir
@@ -195,6 +203,7 @@ struct _edge_server_t {
     uint64_t jwks_fetched;          //  fetches finished (answered or failed) so far
     edge_ratelimit_t *limits;       //  per consumer
     edge_ratelimit_t *address_limits;   //  per client address, on address_limited routes
+    edge_redislimit_t *shared_limits;   //  the same in Redis, when edge/rate_limit_redis is 1
     zhashx_t *policies;             //  consumer -> edge_ratelimit_policy_t
     edge_ratelimit_policy_t default_policy;
     edge_ratelimit_policy_t address_policy;
@@ -889,6 +898,30 @@ s_client_address (edge_request_t *self, char *text, size_t size)
 }
 
 //  --------------------------------------------------------------------------
+//  Count a request against one limit: in Redis when the counters are
+//  shared (prefix "c:" consumers, "a:" addresses), else, or when Redis
+//  cannot answer in time, here. Returns 0, or -1 when the local table has
+//  no room; *shared tells where it was counted.
+
+static int
+s_limit_take (edge_server_t *self, edge_ratelimit_t *local, const char *kind, const char *key,
+              const edge_ratelimit_policy_t *policy, int64_t now, edge_ratelimit_result_t *result,
+              bool *shared)
+{
+    *shared = false;
+    if (self->shared_limits) {
+        char name [400];
+        snprintf (name, sizeof name, "%s:%s", kind, key);
+        if (edge_redislimit_take (self->shared_limits, name, policy, result) == 0) {
+            *shared = true;
+            return 0;
+        }
+        metrics_counter_add (self->metrics, "comptoir_edge_rate_limit_local_fallbacks_total", NULL, 1);
+    }
+    return edge_ratelimit_take (local, key, policy, now, result);
+}
+
+//  --------------------------------------------------------------------------
 //  The rate limits of a request to a route: its consumer's, and its
 //  address's on the auth routes. Returns MHD_YES to go on, else the 429
 //  is answered. A request is counted by both or by neither.
@@ -903,7 +936,8 @@ s_rate_check (edge_request_t *self)
         policy = &server->default_policy;
     int64_t now = zclock_mono ();
     edge_ratelimit_result_t result;
-    if (edge_ratelimit_take (server->limits, self->consumer, policy, now, &result) != 0) {
+    bool shared = false, address_shared = false;
+    if (s_limit_take (server, server->limits, "c", self->consumer, policy, now, &result, &shared) != 0) {
         log_error (self->rid, "rate limits: no room for consumer %s", self->consumer);
         return s_answer_error (self, 503, "service_unavailable", "the rate limiter is full");
     }
@@ -915,8 +949,8 @@ s_rate_check (edge_request_t *self)
         char address [INET6_ADDRSTRLEN + 8];
         s_client_address (self, address, sizeof address);
         edge_ratelimit_result_t by_address;
-        if (edge_ratelimit_take (server->address_limits, address, &server->address_policy,
-                                 now, &by_address) != 0) {
+        if (s_limit_take (server, server->address_limits, "a", address, &server->address_policy,
+                          now, &by_address, &address_shared) != 0) {
             //  A flood of addresses fills the table: refuse rather than
             //  stop limiting (the table empties as windows close).
             memset (&by_address, 0, sizeof by_address);
@@ -925,7 +959,13 @@ s_rate_check (edge_request_t *self)
             log_warn (self->rid, "rate limits: the address table is full, %s refused", address);
         }
         if (!by_address.allowed) {
-            edge_ratelimit_give_back (server->limits, self->consumer, now);
+            if (shared) {
+                char name [400];
+                snprintf (name, sizeof name, "c:%s", self->consumer);
+                edge_redislimit_give_back (server->shared_limits, name, policy);
+            }
+            else
+                edge_ratelimit_give_back (server->limits, self->consumer, now);
             refused_by = "address";
             if (by_address.tightest >= 0)
                 self->rate = by_address;
@@ -2231,6 +2271,28 @@ edge_server_new (settings_t *settings)
         edge_server_destroy (&self);
         return NULL;
     }
+    if (settings_get_int (settings, "edge/rate_limit_redis", EDGE_RATE_REDIS) == 1) {
+        const char *host = settings_get (settings, "redis/host", EDGE_REDIS_HOST);
+        int64_t port = settings_get_int (settings, "redis/port", EDGE_REDIS_PORT);
+        int64_t timeout = settings_get_int (settings, "edge/rate_limit_redis_timeout_ms",
+                                            EDGE_RATE_REDIS_TIMEOUT_MS);
+        int64_t connect = settings_get_int (settings, "edge/rate_limit_redis_connect_ms",
+                                            EDGE_RATE_REDIS_CONNECT_MS);
+        int64_t retry = settings_get_int (settings, "edge/rate_limit_redis_retry_ms",
+                                          EDGE_RATE_REDIS_RETRY_MS);
+        self->shared_limits = edge_redislimit_new (host, (int) port,
+            settings_get (settings, "edge/rate_limit_redis_prefix", EDGE_RATE_REDIS_PREFIX),
+            connect > 0 && connect <= 1000 ? (int) connect : EDGE_RATE_REDIS_CONNECT_MS,
+            timeout > 0 && timeout <= 1000 ? (int) timeout : EDGE_RATE_REDIS_TIMEOUT_MS,
+            retry >= 0 && retry <= 60000 ? (int) retry : EDGE_RATE_REDIS_RETRY_MS);
+        if (!self->shared_limits) {
+            log_error (NULL, "edge/rate_limit_redis: redis/host and redis/port are not usable");
+            edge_server_destroy (&self);
+            return NULL;
+        }
+        log_info (NULL, "rate limits shared in Redis at %s:%" PRId64 " (local counting while it is away)",
+                  host, port);
+    }
 
     metrics_declare (self->metrics, "comptoir_edge_requests_total", "counter",
                      "HTTP requests answered by the edge, by route, method and status");
@@ -2250,6 +2312,8 @@ edge_server_new (settings_t *settings)
                      "Requests with a valid token whose role the route does not allow");
     metrics_declare (self->metrics, "comptoir_edge_rate_limited_total", "counter",
                      "Requests refused by a rate limit, by limit (consumer, address)");
+    metrics_declare (self->metrics, "comptoir_edge_rate_limit_local_fallbacks_total", "counter",
+                     "Requests counted by this edge alone because Redis did not answer in time");
     metrics_declare (self->metrics, "comptoir_edge_cors_refused_total", "counter",
                      "CORS preflights refused (origin, method or header not allowed)");
     metrics_declare (self->metrics, "comptoir_edge_jwks_fetches_total", "counter",
@@ -2260,6 +2324,7 @@ edge_server_new (settings_t *settings)
     metrics_gauge_set (self->metrics, "comptoir_edge_jwks_keys", NULL, 0);
     metrics_counter_add (self->metrics, "comptoir_edge_auth_failures_total", NULL, 0);
     metrics_counter_add (self->metrics, "comptoir_edge_rate_limited_total", "limit=\"consumer\"", 0);
+    metrics_counter_add (self->metrics, "comptoir_edge_rate_limit_local_fallbacks_total", NULL, 0);
 
     //  The response cache, unless it is switched off; a cache_ttl_ms in
     //  the route table means nothing then.
@@ -2455,6 +2520,7 @@ edge_server_destroy (edge_server_t **self_p)
     edge_jwt_destroy (&self->jwt);
     edge_ratelimit_destroy (&self->limits);
     edge_ratelimit_destroy (&self->address_limits);
+    edge_redislimit_destroy (&self->shared_limits);
     zhashx_destroy (&self->policies);
     edge_cors_destroy (&self->cors);
     zlistx_destroy (&self->trusted_proxies);

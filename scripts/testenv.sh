@@ -91,6 +91,7 @@ testenv_start () {
         "edge/jwks_refresh_s=2"
         "edge/jwks_min_interval_ms=500"
         "edge/cors/origins=https://shop.example.test"
+        "edge/rate_limit_redis=1"
         "auth/jwt_keys_dir=$T/keys/jwt"
         "redis/host=127.0.0.1"
         "redis/port=$REDIS_TEST_PORT"

@@ -12,6 +12,7 @@
 #include "edge_keys.h"
 #include "edge_metrics.h"
 #include "edge_ratelimit.h"
+#include "edge_redislimit.h"
 #include "edge_reply.h"
 #include "edge_routes.h"
 #include "edge_server.h"
@@ -24,6 +25,7 @@ static const testrunner_case_t s_cases [] = {
     { "edge_metrics", edge_metrics_test },
     { "edge_jwt", edge_jwt_test },
     { "edge_ratelimit", edge_ratelimit_test },
+    { "edge_redislimit", edge_redislimit_test },
     { "edge_cors", edge_cors_test },
     { "edge_server", edge_server_test },
     { NULL, NULL }

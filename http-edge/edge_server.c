@@ -3619,6 +3619,20 @@ edge_server_test (bool verbose)
     assert (s_status_of (response) == 401);
     assert (strstr (response, "WWW-Authenticate: Bearer"));
 
+    //  A token cannot be checked before the key set came (no customer
+    //  context here): 503 with Retry-After, never a guess; a malformed one
+    //  is still refused as such
+    s_get (port, "/api/v1/things/1", "X-API-Key: test-key-0123456789\r\n"
+           "Authorization: Bearer eyJhbGciOiJFZERTQSIsImtpZCI6ImsifQ.e30.AAAA\r\n",
+           response, sizeof response);
+    assert (s_status_of (response) == 503);
+    assert (streq (s_error_code_of (response, code, sizeof code), "service_unavailable"));
+    assert (*s_header_of (response, "Retry-After", code, sizeof code));
+    s_get (port, "/api/v1/things/1", "X-API-Key: test-key-0123456789\r\n"
+           "Authorization: Bearer garbage\r\n", response, sizeof response);
+    assert (s_status_of (response) == 401);
+    assert (strstr (response, "error=\"invalid_token\""));
+
     //  Bodies: wrong type 415, malformed 400, not an object 400, too deep 400
     s_post (port, "POST", "/api/v1/things", "X-API-Key: test-key-0123456789\r\nContent-Type: text/plain\r\n",
             "{}", response, sizeof response);

@@ -1139,6 +1139,21 @@ s_bearer_of (const char *authorization)
 }
 
 //  --------------------------------------------------------------------------
+//  An Idempotency-Key: 1..255 visible ASCII characters.
+
+static bool
+s_idempotency_key_valid (const char *key)
+{
+    size_t length = strnlen (key, 256);
+    if (length == 0 || length > 255)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (key [i] < 0x21 || key [i] > 0x7e)
+            return false;
+    return true;
+}
+
+//  --------------------------------------------------------------------------
 //  Public port, at headers time: everything that can be refused before a
 //  byte of body is read.
 
@@ -1218,6 +1233,14 @@ s_public_begin (edge_request_t *self)
     rc = self->kid_pending ? MHD_YES : s_roles_check (self);
     if (rc != MHD_YES || self->answered)
         return rc;
+
+    //  An Idempotency-Key travels to the context, which keeps the answers
+    //  (API.md: checkout, sales, returns, transfers); it must fit the envelope.
+    const char *idempotency = MHD_lookup_connection_value (connection, MHD_HEADER_KIND,
+                                                           "Idempotency-Key");
+    if (idempotency && !s_idempotency_key_valid (idempotency))
+        return s_answer_error (self, 400, "validation_failed",
+                               "Idempotency-Key must be 1 to 255 visible ASCII characters");
 
     //  A body must be JSON, and not bigger than the limit it announces.
     self->body_limit = (size_t) (self->route->body_limit > 0 ? self->route->body_limit
@@ -1528,6 +1551,10 @@ s_api_complete (edge_request_t *self)
     envelope_set_str (&envelope->rid, self->rid);
     if (self->consumer)
         envelope_set_str (&envelope->consumer, self->consumer);
+    const char *idempotency = MHD_lookup_connection_value (self->connection, MHD_HEADER_KIND,
+                                                           "Idempotency-Key");
+    if (idempotency)
+        envelope_set_str (&envelope->idem_key, idempotency);
     if (self->authenticated) {
         envelope_set_str (&envelope->sub, self->identity.sub);
         envelope_set_str (&envelope->role, self->identity.role);
@@ -2938,9 +2965,9 @@ s_fake_broker_answer (const char *service, const envelope_t *request, int *reach
                                               "problem", "42"));
     assert (streq (service, "thing"));
     if (streq (request->verb, "thing.mine"))
-        return envelope_new_reply (request, 200, json_pack ("{s:s?, s:s?, s:I, s:s?}",
+        return envelope_new_reply (request, 200, json_pack ("{s:s?, s:s?, s:I, s:s?, s:s?}",
             "sub", request->sub, "role", request->role, "store_id", (json_int_t) request->store_id,
-            "consumer", request->consumer));
+            "consumer", request->consumer, "idem", request->idem_key));
     (*reached)++;
     if (streq (request->verb, "thing.create"))
         return envelope_new_reply (request, 201, json_pack ("{s:i}", "id", 9));
@@ -3071,6 +3098,17 @@ s_test_tokens (int port, bool verbose)
     s_http (port, request, strlen (request), response, sizeof response);
     assert (s_status_of (response) == 200);
     assert (strstr (s_body_of (response), "\"role\":\"manager\",\"store_id\":2"));
+    //  An Idempotency-Key reaches the context; one that could not is refused
+    snprintf (request, sizeof request, "DELETE /api/v1/things/5 HTTP/1.1\r\nHost: t\r\n"
+              "Connection: close\r\nX-API-Key: test-key-0123456789\r\nIdempotency-Key: k-42\r\n"
+              "Authorization: Bearer %s\r\n\r\n", manager);
+    s_http (port, request, strlen (request), response, sizeof response);
+    assert (strstr (s_body_of (response), "\"idem\":\"k-42\""));
+    snprintf (request, sizeof request, "DELETE /api/v1/things/5 HTTP/1.1\r\nHost: t\r\n"
+              "Connection: close\r\nX-API-Key: test-key-0123456789\r\nIdempotency-Key: %0300d\r\n"
+              "Authorization: Bearer %s\r\n\r\n", 0, manager);
+    s_http (port, request, strlen (request), response, sizeof response);
+    assert (s_status_of (response) == 400);
     snprintf (request, sizeof request, "DELETE /api/v1/things/5 HTTP/1.1\r\nHost: t\r\n"
               "Connection: close\r\nX-API-Key: test-key-0123456789\r\n"
               "Authorization: Bearer %s\r\n\r\n", customer);

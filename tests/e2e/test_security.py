@@ -376,7 +376,11 @@ EXPECTED_ROLES = {
     ("PUT", "/api/v1/carts/{id}/items/{product_id}"): ANY,
     ("DELETE", "/api/v1/carts/{id}/items/{product_id}"): ANY,
     ("DELETE", "/api/v1/carts/{id}"): ANY,
+    ("POST", "/api/v1/carts/{id}/claim"): CUSTOMER,
     ("POST", "/api/v1/checkout"): CUSTOMER,
+    #  locations: read by any consumer (stores are public places; their
+    #  management, with staff accounts, is the admin's)
+    ("GET", "/api/v1/locations"): ANY,
     #  inventory reads and adjustments: staff; transfers: manager, admin
     ("GET", "/api/v1/inventory"): STAFF,
     ("GET", "/api/v1/inventory/{product_id}"): STAFF,
@@ -388,6 +392,7 @@ EXPECTED_ROLES = {
     ("POST", "/api/v1/inventory/transfers/{id}/approve"): MANAGERS,
     ("POST", "/api/v1/inventory/transfers/{id}/deliver"): MANAGERS,
     ("POST", "/api/v1/inventory/transfers/{id}/cancel"): MANAGERS,
+    ("GET", "/api/v1/inventory/transfers/{id}"): MANAGERS,
     #  order status: manager, admin; POS sales: staff; reports: manager, admin
     ("PUT", "/api/v1/orders/{id}/status"): MANAGERS,
     ("POST", "/api/v1/sales"): STAFF,

@@ -98,6 +98,8 @@ redisdb_set_retry_pause (redisdb_t *self, int pause_ms)
     self->retry_pause_ms = pause_ms > 0 ? pause_ms : 0;
 }
 
+//  --------------------------------------------------------------------------
+
 static struct timeval
 s_timeval (int ms)
 {
@@ -105,6 +107,7 @@ s_timeval (int ms)
     return tv;
 }
 
+//  --------------------------------------------------------------------------
 //  Drop a failed connection; the next call reconnects.
 static void
 s_drop (redisdb_t *self, const char *why)
@@ -154,11 +157,15 @@ redisdb_connect (redisdb_t *self)
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+
 bool
 redisdb_connected (redisdb_t *self)
 {
     return self->context != NULL;
 }
+
+//  --------------------------------------------------------------------------
 
 const char *
 redisdb_error (redisdb_t *self)
@@ -243,6 +250,8 @@ s_eval (redisdb_t *self, const char *verb, const char *first, int numkeys, int a
     return redisdb_command (self, argc + 3, argv, NULL);
 }
 
+//  --------------------------------------------------------------------------
+
 redisReply *
 redisdb_eval (redisdb_t *self, const char *name, int numkeys, int argc, const char **args)
 {
@@ -303,7 +312,6 @@ redisdb_parse_address (const char *address, char *host, size_t host_size, int *p
 //  --------------------------------------------------------------------------
 //  Self test: against COMPTOIR_TEST_REDIS when set (its own keys, removed
 //  at the end), and the failure paths against a closed port always.
-
 void
 redisdb_test (bool verbose)
 {

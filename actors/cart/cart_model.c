@@ -121,6 +121,8 @@ s_is_count (const json_t *value, int64_t min, int64_t max)
         && json_integer_value (value) <= max;
 }
 
+//  --------------------------------------------------------------------------
+
 int
 cart_model_check (const json_t *cart)
 {
@@ -166,6 +168,8 @@ s_find (json_t *cart, int64_t product_id, size_t *position)
     }
     return NULL;
 }
+
+//  --------------------------------------------------------------------------
 
 int
 cart_model_add (json_t *cart, int64_t product_id, const char *sku, const char *name,
@@ -313,11 +317,15 @@ s_render_one_line (const char *province, int64_t price, int64_t quantity)
     return shown;
 }
 
+//  --------------------------------------------------------------------------
+
 static int64_t
 s_int (const json_t *object, const char *field)
 {
     return json_integer_value (json_object_get (object, field));
 }
+
+//  --------------------------------------------------------------------------
 
 void
 cart_model_test (bool verbose)

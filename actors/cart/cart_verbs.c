@@ -62,6 +62,8 @@ cart_verbs_valid_id (const char *text)
     return true;
 }
 
+//  --------------------------------------------------------------------------
+
 static int64_t
 s_now (void)
 {
@@ -70,7 +72,6 @@ s_now (void)
 
 //  --------------------------------------------------------------------------
 //  Replies
-
 static envelope_t *
 s_unavailable (const envelope_t *request, cart_state_t *self)
 {
@@ -79,11 +80,15 @@ s_unavailable (const envelope_t *request, cart_state_t *self)
                                "the cart store is unavailable, try again", NULL);
 }
 
+//  --------------------------------------------------------------------------
+
 static envelope_t *
 s_not_found (const envelope_t *request)
 {
     return request_input_not_found (request, "cart");
 }
+
+//  --------------------------------------------------------------------------
 
 static envelope_t *
 s_invalid_one (const envelope_t *request, const char *field, const char *problem)
@@ -93,6 +98,7 @@ s_invalid_one (const envelope_t *request, const char *field, const char *problem
     return request_input_invalid (request, details);
 }
 
+//  --------------------------------------------------------------------------
 //  The stored form of a reply: {"status": N, "body": ...}.
 static char *
 s_stored_text (int status, json_t *body)
@@ -102,6 +108,8 @@ s_stored_text (int status, json_t *body)
     json_decref (stored);
     return text;
 }
+
+//  --------------------------------------------------------------------------
 
 static envelope_t *
 s_replay (const envelope_t *request, const redisReply *stored)
@@ -123,13 +131,13 @@ s_replay (const envelope_t *request, const redisReply *stored)
 
 //  --------------------------------------------------------------------------
 //  Keys
-
 static void
 s_cart_key (char *key, size_t size, const char *id)
 {
     snprintf (key, size, "cart:%s", id);
 }
 
+//  --------------------------------------------------------------------------
 //  The key of a write's stored reply, "" when the request has no id.
 static void
 s_done_key (char *key, size_t size, const envelope_t *request, const char *id)
@@ -141,6 +149,8 @@ s_done_key (char *key, size_t size, const envelope_t *request, const char *id)
                   request->sub ? request->sub : "-", request->rid);
 }
 
+//  --------------------------------------------------------------------------
+
 static void
 s_owner_key (char *key, size_t size, const char *sub)
 {
@@ -149,7 +159,6 @@ s_owner_key (char *key, size_t size, const char *sub)
 
 //  --------------------------------------------------------------------------
 //  Redis steps. Each returns -1 when Redis failed (the caller answers 503).
-
 static int
 s_simple (cart_state_t *self, const char *a, const char *b)
 {
@@ -162,12 +171,15 @@ s_simple (cart_state_t *self, const char *a, const char *b)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+
 static void
 s_unwatch (cart_state_t *self)
 {
     s_simple (self, "UNWATCH", NULL);
 }
 
+//  --------------------------------------------------------------------------
 //  GET key: 1 with *value (free it), 0 when absent, -1 on failure.
 static int
 s_get (cart_state_t *self, const char *key, redisReply **value)
@@ -186,6 +198,7 @@ s_get (cart_state_t *self, const char *key, redisReply **value)
     return 1;
 }
 
+//  --------------------------------------------------------------------------
 //  Load a stored cart: 1 with *cart, 0 absent (or unreadable: treated as
 //  gone and logged), -1 on failure.
 static int
@@ -208,6 +221,7 @@ s_load (cart_state_t *self, const char *id, json_t **cart)
     return 1;
 }
 
+//  --------------------------------------------------------------------------
 //  Whether the caller may see the cart: a claimed cart only by its owner.
 static bool
 s_visible (const envelope_t *request, const json_t *cart)
@@ -219,6 +233,7 @@ s_visible (const envelope_t *request, const json_t *cart)
         && request->sub && streq (request->sub, owner);
 }
 
+//  --------------------------------------------------------------------------
 //  The queued part of a transaction, MULTI ... EXEC.
 static int
 s_queue (cart_state_t *self, int argc, const char **argv)
@@ -230,6 +245,8 @@ s_queue (cart_state_t *self, int argc, const char **argv)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+
 static int
 s_queue_set (cart_state_t *self, const char *key, const char *value)
 {
@@ -238,6 +255,8 @@ s_queue_set (cart_state_t *self, const char *key, const char *value)
     const char *argv [] = { "SET", key, value, "EX", ttl };
     return s_queue (self, 5, argv);
 }
+
+//  --------------------------------------------------------------------------
 
 static int
 s_queue_expire (cart_state_t *self, const char *key)
@@ -248,6 +267,8 @@ s_queue_expire (cart_state_t *self, const char *key)
     return s_queue (self, 3, argv);
 }
 
+//  --------------------------------------------------------------------------
+
 static int
 s_queue_del (cart_state_t *self, const char *key)
 {
@@ -255,6 +276,7 @@ s_queue_del (cart_state_t *self, const char *key)
     return s_queue (self, 2, argv);
 }
 
+//  --------------------------------------------------------------------------
 //  EXEC: 1 committed, 0 aborted (a watched key changed), -1 failure.
 static int
 s_exec (cart_state_t *self)
@@ -275,6 +297,7 @@ s_exec (cart_state_t *self)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
 //  Abort a transaction in progress after a failed step.
 static void
 s_discard (cart_state_t *self)
@@ -284,7 +307,6 @@ s_discard (cart_state_t *self)
 
 //  --------------------------------------------------------------------------
 //  Look for a stored reply of this write: 1 with *reply, 0 none, -1 failure.
-
 static int
 s_find_done (cart_state_t *self, const envelope_t *request, const char *done_key, envelope_t **reply)
 {
@@ -302,7 +324,6 @@ s_find_done (cart_state_t *self, const envelope_t *request, const char *done_key
 //  --------------------------------------------------------------------------
 //  The optimistic loop shared by the writes to one existing cart: read,
 //  change, write the cart (or delete it) and the stored reply atomically.
-
 static envelope_t *
 s_modify (cart_state_t *self, const envelope_t *request, const char *id,
           s_change_fn *change, void *arg, int status, bool remove)
@@ -377,7 +398,6 @@ s_modify (cart_state_t *self, const envelope_t *request, const char *id,
 
 //  --------------------------------------------------------------------------
 //  Input helpers
-
 //  The cart id param: 400 when it is not one of ours.
 static const char *
 s_id_param (const envelope_t *request, json_t *details)
@@ -390,6 +410,7 @@ s_id_param (const envelope_t *request, json_t *details)
     return id;
 }
 
+//  --------------------------------------------------------------------------
 //  Verbs without a body: a body with fields is refused.
 static void
 s_no_fields (const envelope_t *request, json_t *details)
@@ -404,6 +425,7 @@ s_no_fields (const envelope_t *request, json_t *details)
     }
 }
 
+//  --------------------------------------------------------------------------
 //  Ask the catalog for a product: NULL and *product (sku, name, price) or
 //  the error reply (404 unknown or inactive, 503 catalog away).
 static envelope_t *
@@ -452,7 +474,6 @@ s_catalog_product (cart_state_t *self, const envelope_t *request, int64_t produc
 //  --------------------------------------------------------------------------
 //  cart.create: data {province?} (default QC). A customer's token makes it
 //  that customer's cart at once.
-
 envelope_t *
 cart_create (const envelope_t *request, void *state)
 {
@@ -570,6 +591,8 @@ typedef struct {
     json_t *product;            //  the catalog's answer
 } s_add_t;
 
+//  --------------------------------------------------------------------------
+
 static envelope_t *
 s_add_change (const envelope_t *request, json_t *cart, void *arg)
 {
@@ -585,6 +608,8 @@ s_add_change (const envelope_t *request, json_t *cart, void *arg)
         return request_input_conflict (request, "a cart holds at most 100 different products");
     return NULL;
 }
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 cart_add_item (const envelope_t *request, void *state)
@@ -630,6 +655,8 @@ typedef struct {
     int64_t quantity;
 } s_set_t;
 
+//  --------------------------------------------------------------------------
+
 static envelope_t *
 s_set_change (const envelope_t *request, json_t *cart, void *arg)
 {
@@ -638,6 +665,8 @@ s_set_change (const envelope_t *request, json_t *cart, void *arg)
         return request_input_not_found (request, "item");
     return NULL;
 }
+
+//  --------------------------------------------------------------------------
 
 static envelope_t *
 s_set_or_remove (const envelope_t *request, cart_state_t *self, bool remove)
@@ -664,11 +693,15 @@ s_set_or_remove (const envelope_t *request, cart_state_t *self, bool remove)
     return s_modify (self, request, id, s_set_change, &set, 200, false);
 }
 
+//  --------------------------------------------------------------------------
+
 envelope_t *
 cart_set_item (const envelope_t *request, void *state)
 {
     return s_set_or_remove (request, (cart_state_t *) state, false);
 }
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 cart_remove_item (const envelope_t *request, void *state)
@@ -698,7 +731,6 @@ cart_delete (const envelope_t *request, void *state)
 //  customer's. Either way the answer is the customer's cart, which from
 //  then on answers only that customer. Claiming one's own cart again
 //  answers it unchanged.
-
 envelope_t *
 cart_claim (const envelope_t *request, void *state)
 {

@@ -8,8 +8,8 @@
 #   product workers and the edge on test ports, under var/test), then runs:
 #     - every test program the Makefile lists in TESTS (unit, broker, edge,
 #       launcher, integration...), with the test environment's variables;
-#     - the end-to-end tests tests/e2e/test_*.py and the chaos test
-#       tests/chaos/test_kill_product.py;
+#     - the end-to-end tests tests/e2e/test_*.py and the chaos tests
+#       tests/chaos/test_*.py (workers killed with SIGKILL under load);
 #     - the envelope fuzzer (libFuzzer) for 60 s;
 #     - the test programs again, built with AddressSanitizer and UBSan.
 #   Every suite's output is in var/test/logs/<suite>.log. The PASS:/FAIL:
@@ -169,14 +169,16 @@ for script in tests/e2e/test_*.py; do
     say "$script"
     run_suite "e2e-$(basename "$script" .py)" 300 python3 "$script"
 done
-if [ -f tests/chaos/test_kill_product.py ]; then
-    say "chaos"
+for script in tests/chaos/test_*.py; do
+    [ -f "$script" ] || continue
+    name=chaos-$(basename "$script" .py | sed 's/^test_//; s/_/-/g')
+    say "$script"
     if [ -n "$ENV_READY" ]; then
-        run_suite chaos-kill-product 180 python3 tests/chaos/test_kill_product.py
+        run_suite "$name" 240 python3 "$script"
     else
-        record chaos-kill-product 0 1 "(no test environment)"
+        record "$name" 0 1 "(no test environment)"
     fi
-fi
+done
 
 #   ---- 5. fuzzing ---------------------------------------------------------
 fuzz () {

@@ -10,8 +10,9 @@
 #   starts a private PostgreSQL cluster (var/pg, socket only) when
 #   postgres/product is empty and a private Redis (var/redis) when none
 #   answers on redis/port, then runs `launcher/comptoir up`: the broker, the
-#   product workers and the HTTP edge on http://127.0.0.1:8080. The demo data
-#   is loaded once the system answers /ready. Ctrl-C stops everything.
+#   contexts' workers and the HTTP edge on http://127.0.0.1:8080. The demo data
+#   (and demo accounts with random passwords, in var/demo-accounts.txt) is
+#   loaded once the system answers /ready. Ctrl-C stops everything.
 #
 #   --detach   return once the system is ready, leaving it running
 #   stop       stop what a detached run started (supervisor, Redis, PostgreSQL)
@@ -141,6 +142,18 @@ echo "Comptoir is ready on $EDGE. Try:"
 echo
 echo "  curl -H 'X-API-Key: $KEY' $EDGE/api/v1/products"
 echo
+ACCOUNTS=$VAR/demo-accounts.txt
+if [ -f "$ACCOUNTS" ]; then
+    #   Lines: role login password store_id (written once, mode 0600).
+    read -r _ LOGIN PASSWORD _ < <(grep '^customer ' "$ACCOUNTS" | head -n 1)
+    if [ -n "${LOGIN:-}" ]; then
+        echo "A demo customer's token (the demo accounts and their passwords are in $ACCOUNTS):"
+        echo
+        echo "  curl -H 'X-API-Key: $KEY' -H 'Content-Type: application/json' \\"
+        echo "       -d '{\"email\": \"$LOGIN\", \"password\": \"$PASSWORD\"}' $EDGE/api/v1/auth/login"
+        echo
+    fi
+fi
 if [ -n "$DETACH" ]; then
     echo "Running in the background; stop it with: ./run.sh stop"
     exit 0

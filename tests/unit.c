@@ -3,6 +3,7 @@
 #include "testrunner.h"
 
 #include "actor.h"
+#include "contextdb.h"
 #include "contextnode.h"
 #include "curvekeys.h"
 #include "envelope.h"
@@ -23,6 +24,7 @@ static const testrunner_case_t s_cases [] = {
     { "curvekeys", curvekeys_test },
     { "actor", actor_test },
     { "contextnode", contextnode_test },
+    { "contextdb", contextdb_test },
     { "mdp_client", mdp_client_test },
     { "mdp_worker", mdp_worker_test },
     { "pgdb", pgdb_test },

@@ -3,28 +3,22 @@
 
     Each worker actor opens its own connection to the customer database (the
     `postgres/customer` setting, or COMPTOIR_POSTGRES_CUSTOMER) and its own
-    view of the signing keys (`auth/jwt_keys_dir`). The first actor of a
-    process to start applies the migrations (`customer/migrations`) and
-    creates the first signing key when there is none; the others wait for
-    it. Across processes, pgdb_migrate's advisory lock and the keys' lock
-    file do the same.
+    view of the signing keys (`auth/jwt_keys_dir`). contextdb applies the
+    migrations (`customer/migrations`) once per process before any actor
+    serves; the first signing key is created when there is none, under the
+    keys' lock file so two processes never both create one.
     =========================================================================
 */
 #include "customer_context.h"
 #include "address_verbs.h"
 #include "auth_verbs.h"
 #include "customer_verbs.h"
+#include "contextdb.h"
 #include "logline.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-
-#ifndef COMPTOIR_DATADIR
-#   define COMPTOIR_DATADIR "/usr/local/share/comptoir"
-#endif
 
 static const contextnode_verb_t s_verbs [] = {
     { "auth.register", auth_register },
@@ -42,35 +36,6 @@ static const contextnode_verb_t s_verbs [] = {
     { "address.delete", address_delete },
     { NULL, NULL }
 };
-
-//  Once per process: the schema is ready. Guarded by s_schema_lock.
-static pthread_mutex_t s_schema_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool s_schema_ready = false;
-
-//  --------------------------------------------------------------------------
-
-static bool
-s_is_dir (const char *path)
-{
-    struct stat info;
-    return stat (path, &info) == 0 && S_ISDIR (info.st_mode);
-}
-
-//  The migrations folder: as given when it exists, else under the installed
-//  data directory. Returns a new string.
-static char *
-s_sql_dir (const char *dir)
-{
-    if (!dir || !*dir)
-        dir = "sql/customer";
-    if (dir [0] == '/' || s_is_dir (dir))
-        return strdup (dir);
-    char *installed = zsys_sprintf ("%s/%s", COMPTOIR_DATADIR, dir);
-    if (installed && s_is_dir (installed))
-        return installed;
-    zstr_free (&installed);
-    return strdup (dir);
-}
 
 //  --------------------------------------------------------------------------
 
@@ -130,28 +95,15 @@ customer_context_keys_dir (settings_t *settings)
 
 //  --------------------------------------------------------------------------
 
+//  Once per process, after the migrations: attempts of windows long over
+//  are noise, so they are cleared at start.
 static int
-s_prepare_schema (settings_t *settings, pgdb_t *db)
+s_clear_old_attempts (pgdb_t *db, settings_t *settings)
 {
-    int rc = 0;
-    pthread_mutex_lock (&s_schema_lock);
-    if (!s_schema_ready) {
-        char *dir = s_sql_dir (settings_get (settings, "customer/migrations", "sql/customer"));
-        int applied = dir ? pgdb_migrate (db, dir) : -1;
-        if (applied < 0)
-            rc = -1;
-        else {
-            log_info (NULL, "customer: schema ready (%d migrations applied from %s)", applied, dir);
-            //  Attempts of windows long over are noise: clear them at start.
-            if (pgdb_run (db, "DELETE FROM login_attempts WHERE window_start < now () - interval '7 days'"
-                              " AND (locked_until IS NULL OR locked_until < now ())"))
-                log_warn (NULL, "customer: cannot clear old login attempts: %s", pgdb_error (db));
-        }
-        zstr_free (&dir);
-        s_schema_ready = rc == 0;
-    }
-    pthread_mutex_unlock (&s_schema_lock);
-    return rc;
+    if (pgdb_run (db, "DELETE FROM login_attempts WHERE window_start < now () - interval '7 days'"
+                      " AND (locked_until IS NULL OR locked_until < now ())"))
+        log_warn (NULL, "customer: cannot clear old login attempts: %s", pgdb_error (db));
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -159,18 +111,7 @@ s_prepare_schema (settings_t *settings, pgdb_t *db)
 pgdb_t *
 customer_context_database (settings_t *settings)
 {
-    const char *conninfo = settings_get (settings, "postgres/customer", "");
-    if (!conninfo || !*conninfo) {
-        log_error (NULL, "customer: no database: set postgres/customer (or COMPTOIR_POSTGRES_CUSTOMER)");
-        return NULL;
-    }
-    pgdb_t *db = pgdb_new (conninfo);
-    if (!db || pgdb_connect (db) || s_prepare_schema (settings, db)) {
-        log_error (NULL, "customer: database not ready: %s %s",
-                   db ? pgdb_sqlstate (db) : "", db ? pgdb_error (db) : "");
-        pgdb_destroy (&db);
-    }
-    return db;
+    return contextdb_open (settings, "customer", s_clear_old_attempts);
 }
 
 //  --------------------------------------------------------------------------

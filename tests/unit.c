@@ -7,6 +7,7 @@
 #include "contextnode.h"
 #include "curvekeys.h"
 #include "envelope.h"
+#include "eventbus.h"
 #include "logline.h"
 #include "mdp_client.h"
 #include "mdp_worker.h"
@@ -30,6 +31,7 @@ static const testrunner_case_t s_cases [] = {
     { "pgdb", pgdb_test },
     { "request_input", request_input_test },
     { "redisdb", redisdb_test },
+    { "eventbus", eventbus_test },
     { NULL, NULL }
 };
 

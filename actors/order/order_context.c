@@ -1,0 +1,177 @@
+/*  =========================================================================
+    order_context - the order context: its verb table and actor state
+
+    Each worker actor opens its own connection to the order database (the
+    `postgres/order` setting, or COMPTOIR_POSTGRES_ORDER) and its own client
+    of the broker: checkout is a saga that calls the cart and inventory
+    contexts. The first actor of a process applies the migrations
+    (`order/migrations`) and then recovers the sagas a crashed worker left
+    half-done (order_saga_recover), before it serves anything.
+
+    A call to another context is synchronous, and the actor's Majordomo
+    worker sends no heartbeat while it waits, so each call's deadline
+    (order/call_timeout_ms) is capped at half of the broker's silence limit
+    (heartbeat_ms x liveness).
+    =========================================================================
+*/
+#include "order_context.h"
+#include "order_verbs.h"
+#include "curvekeys.h"
+#include "logline.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifndef COMPTOIR_DATADIR
+#   define COMPTOIR_DATADIR "/usr/local/share/comptoir"
+#endif
+
+static const contextnode_verb_t s_verbs [] = {
+    { "order.checkout", order_checkout },
+    { "order.get", order_get },
+    { "order.list", order_list },
+    { "order.cancel", order_cancel },
+    { "order.set_status", order_set_status },
+    { NULL, NULL }
+};
+
+static pthread_mutex_t s_schema_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool s_schema_ready = false;
+
+//  --------------------------------------------------------------------------
+
+static bool
+s_is_dir (const char *path)
+{
+    struct stat info;
+    return stat (path, &info) == 0 && S_ISDIR (info.st_mode);
+}
+
+//  --------------------------------------------------------------------------
+
+char *
+order_context_sql_dir (const char *dir)
+{
+    if (!dir || !*dir)
+        dir = "sql/order";
+    if (dir [0] == '/' || s_is_dir (dir))
+        return strdup (dir);
+    char *installed = zsys_sprintf ("%s/%s", COMPTOIR_DATADIR, dir);
+    if (installed && s_is_dir (installed))
+        return installed;
+    zstr_free (&installed);
+    return strdup (dir);
+}
+
+//  --------------------------------------------------------------------------
+
+static int
+s_prepare_schema (settings_t *settings, pgdb_t *db)
+{
+    int rc = 0;
+    pthread_mutex_lock (&s_schema_lock);
+    if (!s_schema_ready) {
+        char *dir = order_context_sql_dir (settings_get (settings, "order/migrations", "sql/order"));
+        int applied = dir ? pgdb_migrate (db, dir) : -1;
+        if (applied < 0)
+            rc = -1;
+        else
+            log_info (NULL, "order: schema ready (%d migrations applied from %s)", applied, dir);
+        zstr_free (&dir);
+        s_schema_ready = rc == 0;
+    }
+    pthread_mutex_unlock (&s_schema_lock);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  The broker client: the process's own certificate (the broker admits it).
+//  NULL when there are no keys; checkout then answers 503.
+
+static mdp_client_t *
+s_client_new (settings_t *settings, int instance)
+{
+    const char *keys_dir = settings_get (settings, "keys/dir", "var/keys");
+    char name [32], broker [512];
+    snprintf (name, sizeof name, "order-%d", instance);
+    snprintf (broker, sizeof broker, "%s/broker", keys_dir);
+    zcert_t *cert = curvekeys_ensure (keys_dir, name, true);
+    char *server_key = curvekeys_public_of (broker);
+    mdp_client_t *client = NULL;
+    if (cert && server_key)
+        client = mdp_client_new (settings_get (settings, "broker/endpoint", "tcp://127.0.0.1:5555"),
+                                 cert, server_key);
+    zcert_destroy (&cert);
+    free (server_key);
+    return client;
+}
+
+//  --------------------------------------------------------------------------
+
+static void *
+s_make_state (settings_t *settings, int instance, int actor)
+{
+    const char *conninfo = settings_get (settings, "postgres/order", "");
+    if (!conninfo || !*conninfo) {
+        log_error (NULL, "order: no database: set postgres/order (or COMPTOIR_POSTGRES_ORDER)");
+        return NULL;
+    }
+    order_state_t *self = (order_state_t *) zmalloc (sizeof (order_state_t));
+    if (!self)
+        return NULL;
+    snprintf (self->name, sizeof self->name, "order-%d.%d", instance, actor);
+    int64_t silence = settings_get_int (settings, "broker/heartbeat_ms", 250)
+                    * settings_get_int (settings, "broker/liveness", 4);
+    int64_t timeout = settings_get_int (settings, "order/call_timeout_ms", 400);
+    if (timeout > silence / 2)
+        timeout = silence / 2;
+    self->call_timeout_ms = timeout >= 10 ? (int) timeout : 10;
+    int64_t gateway = settings_get_int (settings, "order/gateway_timeout_ms", 100);
+    self->gateway_timeout_ms = gateway >= 0 && gateway <= self->call_timeout_ms ? (int) gateway : 100;
+    self->db = pgdb_new (conninfo);
+    bool ready = self->db && pgdb_connect (self->db) == 0 && s_prepare_schema (settings, self->db) == 0;
+    if (!ready) {
+        log_error (NULL, "order: actor %d.%d cannot start: %s %s", instance, actor,
+                   self->db ? pgdb_sqlstate (self->db) : "", self->db ? pgdb_error (self->db) : "");
+        pgdb_destroy (&self->db);
+        free (self);
+        return NULL;
+    }
+    self->client = s_client_new (settings, instance);
+    if (self->client)
+        mdp_client_set_timeout (self->client, self->call_timeout_ms);
+    else
+        log_warn (NULL, "order: actor %d.%d has no broker client (keys?): checkout will answer 503",
+                  instance, actor);
+    if (actor == 1 && self->client) {
+        int64_t after = settings_get_int (settings, "order/recover_after_s", 30);
+        int recovered = order_saga_recover (self, after >= 0 ? after : 30, 100);
+        if (recovered > 0)
+            log_info (NULL, "order: %d unfinished checkouts driven to a final state", recovered);
+    }
+    return self;
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_free_state (void **state_p)
+{
+    if (state_p && *state_p) {
+        order_state_t *self = (order_state_t *) *state_p;
+        mdp_client_destroy (&self->client);
+        pgdb_destroy (&self->db);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+const contextnode_def_t order_context_def = {
+    .name = "order",
+    .verbs = s_verbs,
+    .make_state = s_make_state,
+    .free_state = s_free_state
+};

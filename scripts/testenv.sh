@@ -93,6 +93,9 @@ testenv_start () {
         "edge/cors/origins=https://shop.example.test"
         "edge/rate_limit_redis=1"
         "auth/jwt_keys_dir=$T/keys/jwt"
+        #   The suites fail logins in a row to reach the lockout; the
+        #   slowdown before it (1 s, 2 s ...) is tested in customer_it.
+        "auth/slowdown_after=1000"
         "redis/host=127.0.0.1"
         "redis/port=$REDIS_TEST_PORT"
         "product/instances=2"

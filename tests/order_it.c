@@ -19,6 +19,8 @@
 #include "testdb.h"
 
 #include "contextnode.h"
+#include "curvekeys.h"
+#include "mdp_client.h"
 #include "envelope.h"
 #include "logline.h"
 #include "order_context.h"
@@ -374,6 +376,200 @@ test_cancel (bool verbose)
     order_context_def.free_state (&state);
 }
 
+//  ==========================================================================
+//  The saga through the test environment's broker (COMPTOIR_TEST_BROKER):
+//  the live cart, inventory and product workers answer the order handler's
+//  calls. The order handler runs here, with a broker client made from the
+//  environment's admitted "edge" certificate.
+
+static mdp_client_t *
+s_live_client (void)
+{
+    const char *var = getenv ("COMPTOIR_TEST_VAR");
+    assert (var);
+    char keys [512], broker [600];
+    snprintf (keys, sizeof keys, "%s/keys", var);
+    snprintf (broker, sizeof broker, "%s/broker", keys);
+    zcert_t *cert = curvekeys_ensure (keys, "edge", true);
+    char *server_key = curvekeys_public_of (broker);
+    assert (cert && server_key);
+    mdp_client_t *client = mdp_client_new (getenv ("COMPTOIR_TEST_BROKER"), cert, server_key);
+    assert (client);
+    zcert_destroy (&cert);
+    free (server_key);
+    return client;
+}
+
+static void *
+s_live_state (void)
+{
+    order_state_t *state = (order_state_t *) s_state ();
+    mdp_client_destroy (&state->client);
+    state->client = s_live_client ();
+    mdp_client_set_timeout (state->client, state->call_timeout_ms);
+    return state;
+}
+
+//  A call through the broker as a customer.
+static envelope_t *
+s_broker (mdp_client_t *client, const char *service, const char *verb, const char *role,
+          const char *sub, const char *consumer, json_t *params, json_t *data)
+{
+    envelope_t *request = envelope_new_request (verb);
+    assert (request);
+    envelope_set_str (&request->role, role);
+    envelope_set_str (&request->sub, sub);
+    envelope_set_str (&request->consumer, consumer);
+    envelope_set_str (&request->rid, "order-it-live");
+    request->body = json_object ();
+    json_object_set_new (request->body, "params", params ? params : json_object ());
+    if (data)
+        json_object_set_new (request->body, "data", data);
+    envelope_t *reply = mdp_client_call (client, service, &request);
+    assert (reply);
+    return reply;
+}
+
+//  A new cart of customer sub with quantity of product 50; its id in id.
+static void
+s_live_cart (mdp_client_t *client, const char *sub, int quantity, char *id, size_t size)
+{
+    envelope_t *reply = s_broker (client, "cart", "cart.create", "customer", sub, "demo", NULL, NULL);
+    s_expect (reply, 201);
+    snprintf (id, size, "%s", json_string_value (json_object_get (reply->body, "id")));
+    envelope_destroy (&reply);
+    reply = s_broker (client, "cart", "cart.add_item", "customer", sub, "demo",
+                      json_pack ("{s:s}", "id", id),
+                      json_pack ("{s:i, s:i}", "product_id", 50, "quantity", quantity));
+    if (reply->status != 200 && reply->status != 201)
+        s_expect (reply, 201);
+    envelope_destroy (&reply);
+}
+
+//  The status of the reservation of the newest order of a customer.
+static char *
+s_live_reservation (mdp_client_t *client, const char *sub)
+{
+    char *number = s_value ("SELECT number FROM orders WHERE customer_id = $1 ORDER BY id DESC LIMIT 1", sub);
+    assert (number);
+    char id [64];
+    snprintf (id, sizeof id, "order:%s", number);
+    free (number);
+    envelope_t *reply = s_broker (client, "inventory", "reservation.get", "service", "it", "order", NULL,
+                                  json_pack ("{s:s}", "reservation_id", id));
+    s_expect (reply, 200);
+    char *status = strdup (json_string_value (json_object_get (reply->body, "status")));
+    envelope_destroy (&reply);
+    return status;
+}
+
+static void
+s_checkout_data (char *data, size_t size, const char *cart, const char *token)
+{
+    snprintf (data, size, "{\"cart_id\": \"%s\", \"shipping_address\": {\"city\": \"Quebec\"},"
+              " \"payment\": {\"method\": \"card\", \"token\": \"%s\"}}", cart, token);
+}
+
+static void
+test_live_checkout (bool verbose)
+{
+    (void) verbose;
+    void *state = s_live_state ();
+    mdp_client_t *client = s_live_client ();
+    mdp_client_set_timeout (client, 5000);
+    char sub [48], cart [64], data [300];
+    snprintf (sub, sizeof sub, "live-ok-%d", (int) getpid ());
+    s_live_cart (client, sub, 1, cart, sizeof cart);
+    s_checkout_data (data, sizeof data, cart, "tok_visa");
+    envelope_t *reply = s_call (state, "order.checkout", "customer", sub, "key-ok", NULL, data);
+    s_expect (reply, 201);
+    assert (streq (json_string_value (json_object_get (reply->body, "status")), "confirmed"));
+    assert (streq (json_string_value (json_object_get (json_object_get (reply->body, "payment"), "status")),
+                   "captured"));
+    json_int_t subtotal = json_integer_value (json_object_get (reply->body, "subtotal_cents"));
+    assert (json_integer_value (json_object_get (reply->body, "shipping_cents")) == order_shipping_cents (subtotal));
+    assert (!reply->idem_key);
+    char *first = json_dumps (reply->body, JSON_SORT_KEYS);
+    int64_t id = json_integer_value (json_object_get (reply->body, "id"));
+    envelope_destroy (&reply);
+    char *status = s_live_reservation (client, sub);
+    assert (streq (status, "committed"));
+    free (status);
+    //  The cart is gone
+    reply = s_broker (client, "cart", "cart.get", "customer", sub, "demo", json_pack ("{s:s}", "id", cart), NULL);
+    s_expect (reply, 404);
+    envelope_destroy (&reply);
+    //  The repeat gets the same answer, marked; another request 422
+    reply = s_call (state, "order.checkout", "customer", sub, "key-ok", NULL, data);
+    s_expect (reply, 201);
+    char *again = json_dumps (reply->body, JSON_SORT_KEYS);
+    assert (streq (first, again));
+    assert (reply->idem_key && streq (reply->idem_key, "key-ok"));
+    free (first);
+    free (again);
+    envelope_destroy (&reply);
+    s_checkout_data (data, sizeof data, cart, "tok_mastercard");
+    reply = s_call (state, "order.checkout", "customer", sub, "key-ok", NULL, data);
+    s_expect (reply, 422);
+    envelope_destroy (&reply);
+    //  Cancel: stock back (restocked), payment refunded
+    char params [64];
+    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) id);
+    reply = s_call (state, "order.cancel", "customer", sub, NULL, params, NULL);
+    s_expect (reply, 200);
+    assert (streq (json_string_value (json_object_get (json_object_get (reply->body, "payment"), "status")),
+                   "refunded"));
+    envelope_destroy (&reply);
+    char text [24];
+    snprintf (text, sizeof text, "%lld", (long long) id);
+    char *step = s_value ("SELECT step FROM orders WHERE id = $1::bigint", text);
+    assert (step && streq (step, "done"));
+    free (step);
+    mdp_client_destroy (&client);
+    order_context_def.free_state (&state);
+}
+
+static void
+test_live_declined_and_timeout (bool verbose)
+{
+    (void) verbose;
+    void *state = s_live_state ();
+    mdp_client_t *client = s_live_client ();
+    mdp_client_set_timeout (client, 5000);
+    char sub [48], cart [64], data [300];
+    snprintf (sub, sizeof sub, "live-no-%d", (int) getpid ());
+    s_live_cart (client, sub, 2, cart, sizeof cart);
+    s_checkout_data (data, sizeof data, cart, "tok_declined");
+    envelope_t *reply = s_call (state, "order.checkout", "customer", sub, "key-declined", NULL, data);
+    s_expect (reply, 402);
+    assert (streq (s_code (reply), "payment_declined"));
+    envelope_destroy (&reply);
+    char *status = s_live_reservation (client, sub);
+    assert (streq (status, "released"));
+    free (status);
+    char *order = s_value ("SELECT status FROM orders WHERE customer_id = $1 ORDER BY id DESC LIMIT 1", sub);
+    assert (order && streq (order, "cancelled"));
+    free (order);
+    //  The cart is intact
+    reply = s_broker (client, "cart", "cart.get", "customer", sub, "demo", json_pack ("{s:s}", "id", cart), NULL);
+    s_expect (reply, 200);
+    assert (json_integer_value (json_object_get (reply->body, "item_count")) == 2);
+    envelope_destroy (&reply);
+    //  tok_timeout: cancelled, released
+    s_checkout_data (data, sizeof data, cart, "tok_timeout");
+    reply = s_call (state, "order.checkout", "customer", sub, "key-timeout", NULL, data);
+    s_expect (reply, 504);
+    envelope_destroy (&reply);
+    status = s_live_reservation (client, sub);
+    assert (streq (status, "released"));
+    free (status);
+    order = s_value ("SELECT status || '/' || step FROM orders WHERE customer_id = $1 ORDER BY id DESC LIMIT 1", sub);
+    assert (order && streq (order, "cancelled/done"));
+    free (order);
+    mdp_client_destroy (&client);
+    order_context_def.free_state (&state);
+}
+
 static testrunner_case_t s_cases [] = {
     { "order_shipping_rule", test_shipping_rule },
     { "order_number_format", test_number_format },
@@ -381,6 +577,8 @@ static testrunner_case_t s_cases [] = {
     { "order_idempotency", test_idempotency },
     { "order_ownership_and_status_machine", test_ownership_and_status_machine },
     { "order_cancel", test_cancel },
+    { NULL, NULL },             //  the live saga, with a test environment
+    { NULL, NULL },
     { NULL, NULL }
 };
 
@@ -398,6 +596,14 @@ main (int argc, char **argv)
     if (sodium_init () < 0)
         return 1;
     logline_init ("order_it", -1);
+    const char *live = getenv ("COMPTOIR_TEST_BROKER");
+    if (live && *live && getenv ("COMPTOIR_TEST_VAR")) {
+        size_t count = sizeof s_cases / sizeof s_cases [0];
+        s_cases [count - 3].name = "order_live_checkout_replay_and_cancel";
+        s_cases [count - 3].fn = test_live_checkout;
+        s_cases [count - 2].name = "order_live_declined_and_timeout";
+        s_cases [count - 2].fn = test_live_declined_and_timeout;
+    }
     const char *srcdir = getenv ("srcdir");
     char *sql_dir = zsys_sprintf ("%s/sql/order", srcdir && *srcdir ? srcdir : ".");
     char keys [64];

@@ -14,6 +14,12 @@
       for lockout_s (429, with retry_after_s in the details for the edge's
       Retry-After); a success clears the count. Unknown names are counted
       too, or a 429 would reveal which names exist.
+    - Before the lockout, failures are slowed: from the slowdown_after-th
+      failure the name must wait slowdown_base_s, then twice as long after
+      each further failure (0002_login_slowdown.sql). The wait is a time kept
+      with the name, never a sleep: a worker holds one request at a time and
+      the broker expires a silent one, so an attempt inside the wait is
+      answered 429 at once, without checking the password or counting it.
     - Hashes are checked outside any transaction: Argon2id takes tens of
       milliseconds, and no row lock is held meanwhile.
     - Tokens carry sub as a string, role, store_id for staff, iat, nbf
@@ -199,9 +205,13 @@ s_attempt_done (customer_state_t *self, const char *kind, const char *login, boo
             "DELETE FROM login_attempts WHERE kind = $1 AND login = lower ($2)", 2, params);
     }
     else {
-        const char *params [] = { kind, login, limit, lock };
+        char after [16], base [16];
+        snprintf (after, sizeof after, "%d", self->auth.slowdown_after);
+        snprintf (base, sizeof base, "%d", self->auth.slowdown_base_s);
+        const char *params [] = { kind, login, limit, lock, after, base };
         res = pgdb_exec (self->db, "auth_attempt_failed",
-            "SELECT customer_login_failed ($1, lower ($2), $3::integer, $4::integer)", 4, params);
+            "SELECT customer_login_failed ($1, lower ($2), $3::integer, $4::integer,"
+            " $5::integer, $6::integer)", 6, params);
     }
     if (!res)
         return -1;
@@ -265,7 +275,7 @@ auth_login (const envelope_t *request, void *state)
         reply = request_input_db_failure (request, self->db, "customer");
     else
     if (wait > 0) {
-        log_info (request->rid, "auth: login refused, account locked for %d s", wait);
+        log_info (request->rid, "auth: login refused, account slowed or locked for %d s", wait);
         reply = customer_input_rate_limited (request, wait);
     }
     PGresult *res = NULL;
@@ -332,7 +342,7 @@ auth_staff_login (const envelope_t *request, void *state)
         reply = request_input_db_failure (request, self->db, "customer");
     else
     if (wait > 0) {
-        log_info (request->rid, "auth: staff login refused, account locked for %d s", wait);
+        log_info (request->rid, "auth: staff login refused, account slowed or locked for %d s", wait);
         reply = customer_input_rate_limited (request, wait);
     }
     PGresult *res = NULL;

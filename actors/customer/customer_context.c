@@ -55,16 +55,20 @@ int
 customer_context_auth (settings_t *settings, customer_auth_t *auth)
 {
     memset (auth, 0, sizeof *auth);
-    int64_t failures, window, lock;
+    int64_t failures, window, lock, slow_after, slow_base;
     int rc = 0;
     rc |= s_setting_int (settings, "auth/customer_ttl_s", 3600, 60, 86400 * 30, &auth->customer_ttl_s);
     rc |= s_setting_int (settings, "auth/staff_ttl_s", 43200, 60, 86400 * 30, &auth->staff_ttl_s);
     rc |= s_setting_int (settings, "auth/lockout_failures", 5, 1, 1000, &failures);
     rc |= s_setting_int (settings, "auth/lockout_window_s", 900, 1, 86400 * 7, &window);
     rc |= s_setting_int (settings, "auth/lockout_s", 900, 1, 86400 * 7, &lock);
+    rc |= s_setting_int (settings, "auth/slowdown_after", 2, 1, 1000, &slow_after);
+    rc |= s_setting_int (settings, "auth/slowdown_base_s", 1, 1, 3600, &slow_base);
     auth->lockout_failures = (int) failures;
     auth->lockout_window_s = (int) window;
     auth->lockout_s = (int) lock;
+    auth->slowdown_after = (int) slow_after;
+    auth->slowdown_base_s = (int) slow_base;
     auth->cost = customer_password_cost (settings);
     auth->issuer = strdup (settings_get (settings, "auth/issuer", "comptoir"));
     auth->audience = strdup (settings_get (settings, "auth/audience", "comptoir-api"));

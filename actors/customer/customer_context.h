@@ -23,6 +23,8 @@ typedef struct {
     int lockout_failures;           //  auth/lockout_failures
     int lockout_window_s;           //  auth/lockout_window_s
     int lockout_s;                  //  auth/lockout_s
+    int slowdown_after;             //  auth/slowdown_after
+    int slowdown_base_s;            //  auth/slowdown_base_s
     customer_password_cost_t cost;  //  auth/argon2_*
 } customer_auth_t;
 

@@ -13,10 +13,14 @@
     a timer (`inventory/reservation_sweep_ms`) that releases held
     reservations past their time. Sweepers of several processes do not
     fight: each takes its batch with FOR UPDATE SKIP LOCKED.
+
+    The first actor of instance 1 also owns the outbox relay (outbox_relay.c)
+    when `inventory/events_publish` and `inventory/events_replay` are set.
     =========================================================================
 */
 #include "inventory_context.h"
 #include "logline.h"
+#include "outbox_relay.h"
 #include "reservation_verbs.h"
 #include "stock_verbs.h"
 #include "transfer_verbs.h"
@@ -32,6 +36,7 @@
 #endif
 
 #define INVENTORY_SWEEP_MS_DEFAULT  1000
+#define INVENTORY_RELAY_MS_DEFAULT  100
 
 static const contextnode_verb_t s_verbs [] = {
     { "location.list", location_list },
@@ -208,9 +213,24 @@ s_make_state (settings_t *settings, int instance, int actor)
         self->sweeper = inventory_sweeper_new (conninfo, sweep_ms);
         ready = self->sweeper != NULL;
     }
+    //  The outbox relay: one per system (instance 1; its advisory lock keeps
+    //  two relays on one database from interleaving). Not starting it only
+    //  delays events, which wait in the outbox: the worker serves anyway.
+    const char *publish = settings_get (settings, "inventory/events_publish", "");
+    const char *replay = settings_get (settings, "inventory/events_replay", "");
+    if (ready && actor == 1 && instance == 1 && publish && *publish && replay && *replay) {
+        int64_t relay_ms = settings_get_int (settings, "inventory/relay_ms", INVENTORY_RELAY_MS_DEFAULT);
+        if (relay_ms < 10 || relay_ms > 60000)
+            relay_ms = INVENTORY_RELAY_MS_DEFAULT;
+        self->relay = outbox_relay_new (conninfo, "inventory", publish, replay, relay_ms);
+        if (!self->relay)
+            log_warn (NULL, "inventory: the outbox relay did not start on %s / %s; events wait in the outbox",
+                      publish, replay);
+    }
     if (!ready) {
         log_error (NULL, "inventory: actor %d.%d cannot start: %s %s", instance, actor,
                    self->db ? pgdb_sqlstate (self->db) : "", self->db ? pgdb_error (self->db) : "");
+        actor_destroy (&self->relay);
         actor_destroy (&self->sweeper);
         pgdb_destroy (&self->db);
         free (self);
@@ -226,6 +246,7 @@ s_free_state (void **state_p)
 {
     if (state_p && *state_p) {
         inventory_state_t *self = (inventory_state_t *) *state_p;
+        actor_destroy (&self->relay);
         actor_destroy (&self->sweeper);
         pgdb_destroy (&self->db);
         free (self);

@@ -22,6 +22,7 @@ typedef struct {
     pgdb_t *db;                 //  its own connection to the inventory database
     int64_t reservation_ttl_s;  //  default life of a reservation
     actor_t *sweeper;           //  the expiry sweep (first actor of a process only)
+    actor_t *relay;             //  the outbox relay (first actor of instance 1 only)
 } inventory_state_t;
 
 //  name "inventory", the verbs, make_state / free_state.

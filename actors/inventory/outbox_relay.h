@@ -1,0 +1,21 @@
+/*  =========================================================================
+    outbox_relay - publishes the inventory outbox on the event bus, in order
+
+    An actor with its own database connection, a timer and the context's
+    eventbus publisher; it also answers replay requests from the outbox.
+    =========================================================================
+*/
+#ifndef COMPTOIR_OUTBOX_RELAY_H
+#define COMPTOIR_OUTBOX_RELAY_H
+
+#include "actor.h"
+
+//  Start a relay for context's outbox (the `outbox` table of conninfo's
+//  database): every interval_ms it publishes unpublished rows in seq order
+//  on publish_endpoint and marks them; replay_endpoint answers
+//  "<context>.events_since". NULL when it cannot start (e.g. the endpoints
+//  are taken by another relay).
+actor_t *outbox_relay_new (const char *conninfo, const char *context, const char *publish_endpoint,
+                           const char *replay_endpoint, int64_t interval_ms);
+
+#endif

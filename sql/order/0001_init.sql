@@ -20,8 +20,10 @@
 
 CREATE SEQUENCE order_number_seq;
 
+--  At least six digits; lpad alone would cut a longer number (and repeat one).
 CREATE FUNCTION order_next_number () RETURNS text LANGUAGE sql AS $$
-    SELECT 'W-' || to_char (now (), 'YYYY') || '-' || lpad (nextval ('order_number_seq')::text, 6, '0');
+    SELECT 'W-' || to_char (now (), 'YYYY') || '-' || lpad (n::text, greatest (6, length (n::text)), '0')
+      FROM (SELECT nextval ('order_number_seq') AS n) AS s;
 $$;
 
 CREATE TABLE orders (

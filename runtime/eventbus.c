@@ -33,6 +33,9 @@
 #include <string.h>
 
 #define EVENTBUS_TOPIC_MAX 200
+//  No frame from a peer may be larger than an envelope can be: libzmq drops
+//  the connection of a peer that sends more, before we allocate it.
+#define EVENTBUS_MAX_FRAME (ENVELOPE_MAX_SIZE + 1024)
 
 struct _eventbus_publisher_t {
     char *context;
@@ -47,6 +50,7 @@ struct _eventbus_subscriber_t {
     zsock_t *dealer;
     int64_t last;
     int timeout_ms;
+    int page;                   //  events asked per replay round trip
     size_t duplicates;
     size_t dropped;
 };
@@ -86,6 +90,7 @@ eventbus_publisher_new (const char *context, const char *publish_endpoint,
     zsock_set_sndhwm (self->pub, 100000);
     zsock_set_linger (self->pub, 0);
     zsock_set_linger (self->router, 0);
+    zsock_set_maxmsgsize (self->router, EVENTBUS_MAX_FRAME);
     if (zsock_bind (self->pub, "%s", publish_endpoint) == -1
     ||  zsock_bind (self->router, "%s", replay_endpoint) == -1) {
         log_error (NULL, "eventbus: %s cannot bind %s / %s: %s", context,
@@ -242,12 +247,14 @@ eventbus_subscriber_new (const char *context, const char *publish_endpoint,
     self->replay_endpoint = strdup (replay_endpoint);
     self->sub = zsock_new (ZMQ_SUB);
     self->timeout_ms = 2000;
+    self->page = EVENTBUS_MAX_REPLAY;
     if (!self->context || !self->replay_endpoint || !self->sub) {
         eventbus_subscriber_destroy (&self);
         return NULL;
     }
     zsock_set_rcvhwm (self->sub, 100000);
     zsock_set_linger (self->sub, 0);
+    zsock_set_maxmsgsize (self->sub, EVENTBUS_MAX_FRAME);
     char prefix [EVENTBUS_TOPIC_MAX + 2];
     snprintf (prefix, sizeof prefix, "%s.", context);
     zsock_set_subscribe (self->sub, prefix);
@@ -299,6 +306,15 @@ eventbus_subscriber_set_timeout (eventbus_subscriber_t *self, int timeout_ms)
 {
     assert (self);
     self->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+}
+
+//  --------------------------------------------------------------------------
+
+void
+eventbus_subscriber_set_page (eventbus_subscriber_t *self, int page)
+{
+    assert (self);
+    self->page = page > 0 && page <= EVENTBUS_MAX_REPLAY ? page : EVENTBUS_MAX_REPLAY;
 }
 
 //  --------------------------------------------------------------------------
@@ -392,6 +408,7 @@ s_replay_once (eventbus_subscriber_t *self, eventbus_apply_fn *apply, void *arg,
         if (!self->dealer)
             return -1;
         zsock_set_linger (self->dealer, 0);
+        zsock_set_maxmsgsize (self->dealer, EVENTBUS_MAX_FRAME);
         if (zsock_connect (self->dealer, "%s", self->replay_endpoint) == -1) {
             zsock_destroy (&self->dealer);
             return -1;
@@ -403,7 +420,7 @@ s_replay_once (eventbus_subscriber_t *self, eventbus_apply_fn *apply, void *arg,
     if (!request)
         return -1;
     request->body = json_pack ("{s:I, s:i}", "from", (json_int_t) (self->last + 1),
-                               "max", EVENTBUS_MAX_REPLAY);
+                               "max", self->page);
     zframe_t *frame = envelope_encode (request);
     char cid [257];
     snprintf (cid, sizeof cid, "%s", request->cid);
@@ -765,8 +782,11 @@ eventbus_test (bool verbose)
     //  A subscriber that starts from 0 later catches up with the replay alone.
     eventbus_subscriber_t *late = eventbus_subscriber_new ("inventory", S_TEST_PUB, S_TEST_REPLAY);
     s_test_log_t late_log = { { 0 }, 0 };
+    eventbus_subscriber_set_page (late, 7);         //  15 round trips
     assert (eventbus_subscriber_catch_up (late, s_test_apply, &late_log) == S_TEST_EVENTS - 1);
     assert (eventbus_subscriber_last (late) == 100);
+    for (size_t i = 1; i < late_log.count; i++)
+        assert (late_log.seen [i] > late_log.seen [i - 1]);
     assert (eventbus_subscriber_catch_up (late, s_test_apply, &late_log) == 0);
     eventbus_subscriber_destroy (&late);
     eventbus_subscriber_destroy (&subscriber);

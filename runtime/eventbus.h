@@ -78,13 +78,17 @@ void eventbus_subscriber_set_last (eventbus_subscriber_t *self, int64_t last);
 int64_t eventbus_subscriber_last (eventbus_subscriber_t *self);
 //  How long a replay request may take (default 2000 ms).
 void eventbus_subscriber_set_timeout (eventbus_subscriber_t *self, int timeout_ms);
+//  Events asked per replay round trip (1..EVENTBUS_MAX_REPLAY, the default).
+void eventbus_subscriber_set_page (eventbus_subscriber_t *self, int page);
 //  The SUB socket to poll.
 zsock_t *eventbus_subscriber_sock (eventbus_subscriber_t *self);
 //  Read one message from the SUB socket and apply what it makes applicable
 //  (replaying first on a gap). Returns the number of events applied, or -1
 //  when apply asked to stop. A malformed message is dropped with a log line.
 int eventbus_subscriber_handle (eventbus_subscriber_t *self, eventbus_apply_fn *apply, void *arg);
-//  Replay everything after last (a subscriber that starts late). Returns
+//  Replay everything after last (a subscriber that starts late; call it
+//  now and then too: the last events before a quiet spell, if missed, show
+//  no gap until a newer one arrives). Returns
 //  the number applied, or -1 when the replay did not answer or apply stopped.
 int eventbus_subscriber_catch_up (eventbus_subscriber_t *self, eventbus_apply_fn *apply, void *arg);
 //  Counters: duplicates skipped, malformed messages dropped.

@@ -27,6 +27,7 @@
 */
 #include "eventbus.h"
 #include "actor.h"
+#include "curvekeys.h"
 #include "envelope.h"
 #include "logline.h"
 
@@ -51,6 +52,8 @@ struct _eventbus_subscriber_t {
     int64_t last;
     int timeout_ms;
     int page;                   //  events asked per replay round trip
+    zcert_t *cert;              //  CURVE client certificate, or NULL (plain)
+    char *server_public;        //  the publisher's public key (z85)
     size_t duplicates;
     size_t dropped;
 };
@@ -75,6 +78,15 @@ eventbus_publisher_t *
 eventbus_publisher_new (const char *context, const char *publish_endpoint,
                         const char *replay_endpoint)
 {
+    return eventbus_publisher_new_secure (context, publish_endpoint, replay_endpoint, NULL);
+}
+
+//  --------------------------------------------------------------------------
+
+eventbus_publisher_t *
+eventbus_publisher_new_secure (const char *context, const char *publish_endpoint,
+                               const char *replay_endpoint, zcert_t *cert)
+{
     if (!s_valid_name (context) || !publish_endpoint || !replay_endpoint)
         return NULL;
     eventbus_publisher_t *self = (eventbus_publisher_t *) zmalloc (sizeof (eventbus_publisher_t));
@@ -91,6 +103,10 @@ eventbus_publisher_new (const char *context, const char *publish_endpoint,
     zsock_set_linger (self->pub, 0);
     zsock_set_linger (self->router, 0);
     zsock_set_maxmsgsize (self->router, EVENTBUS_MAX_FRAME);
+    if (cert) {
+        curvekeys_apply_server (self->pub, cert);
+        curvekeys_apply_server (self->router, cert);
+    }
     if (zsock_bind (self->pub, "%s", publish_endpoint) == -1
     ||  zsock_bind (self->router, "%s", replay_endpoint) == -1) {
         log_error (NULL, "eventbus: %s cannot bind %s / %s: %s", context,
@@ -151,6 +167,15 @@ eventbus_publisher_send (eventbus_publisher_t *self, int64_t seq, int64_t prev,
     zmsg_addstr (msg, full);
     zmsg_append (msg, &frame);
     return zmsg_send (&msg, self->pub);
+}
+
+//  --------------------------------------------------------------------------
+
+const char *
+eventbus_publisher_endpoint (eventbus_publisher_t *self, bool replay)
+{
+    assert (self);
+    return zsock_endpoint (replay ? self->router : self->pub);
 }
 
 //  --------------------------------------------------------------------------
@@ -238,7 +263,18 @@ eventbus_subscriber_t *
 eventbus_subscriber_new (const char *context, const char *publish_endpoint,
                          const char *replay_endpoint)
 {
-    if (!s_valid_name (context) || !publish_endpoint || !replay_endpoint)
+    return eventbus_subscriber_new_secure (context, publish_endpoint, replay_endpoint, NULL, NULL);
+}
+
+//  --------------------------------------------------------------------------
+
+eventbus_subscriber_t *
+eventbus_subscriber_new_secure (const char *context, const char *publish_endpoint,
+                                const char *replay_endpoint, zcert_t *cert,
+                                const char *server_public)
+{
+    if (!s_valid_name (context) || !publish_endpoint || !replay_endpoint
+    ||  (cert && (!server_public || strlen (server_public) != 40)))
         return NULL;
     eventbus_subscriber_t *self = (eventbus_subscriber_t *) zmalloc (sizeof (eventbus_subscriber_t));
     if (!self)
@@ -248,10 +284,17 @@ eventbus_subscriber_new (const char *context, const char *publish_endpoint,
     self->sub = zsock_new (ZMQ_SUB);
     self->timeout_ms = 2000;
     self->page = EVENTBUS_MAX_REPLAY;
-    if (!self->context || !self->replay_endpoint || !self->sub) {
+    if (cert) {
+        self->cert = zcert_dup (cert);
+        self->server_public = strdup (server_public);
+    }
+    if (!self->context || !self->replay_endpoint || !self->sub
+    ||  (cert && (!self->cert || !self->server_public))) {
         eventbus_subscriber_destroy (&self);
         return NULL;
     }
+    if (self->cert)
+        curvekeys_apply_client (self->sub, self->cert, self->server_public);
     zsock_set_rcvhwm (self->sub, 100000);
     zsock_set_linger (self->sub, 0);
     zsock_set_maxmsgsize (self->sub, EVENTBUS_MAX_FRAME);
@@ -274,6 +317,8 @@ eventbus_subscriber_destroy (eventbus_subscriber_t **self_p)
         eventbus_subscriber_t *self = *self_p;
         zsock_destroy (&self->sub);
         zsock_destroy (&self->dealer);
+        zcert_destroy (&self->cert);
+        free (self->server_public);
         free (self->context);
         free (self->replay_endpoint);
         free (self);
@@ -409,6 +454,8 @@ s_replay_once (eventbus_subscriber_t *self, eventbus_apply_fn *apply, void *arg,
             return -1;
         zsock_set_linger (self->dealer, 0);
         zsock_set_maxmsgsize (self->dealer, EVENTBUS_MAX_FRAME);
+        if (self->cert)
+            curvekeys_apply_client (self->dealer, self->cert, self->server_public);
         if (zsock_connect (self->dealer, "%s", self->replay_endpoint) == -1) {
             zsock_destroy (&self->dealer);
             return -1;
@@ -797,5 +844,58 @@ eventbus_test (bool verbose)
     eventbus_subscriber_set_timeout (alone, 200);
     assert (eventbus_subscriber_catch_up (alone, s_test_apply, &late_log) == -1);
     eventbus_subscriber_destroy (&alone);
+
+    //  CURVE: an admitted subscriber gets the event; a plain one and one
+    //  whose key is not allowed get nothing.
+    char dir [] = "/tmp/eventbus-test-XXXXXX";
+    assert (mkdtemp (dir));
+    zcert_t *server = curvekeys_ensure (dir, "inventory-events", false);
+    zcert_t *client = curvekeys_ensure (dir, "reporting", true);
+    assert (server && client);
+    char *allowed = zsys_sprintf ("%s/allowed", dir);
+    zactor_t *auth = curvekeys_auth_new (allowed);
+    assert (auth);
+    eventbus_publisher_t *secure = eventbus_publisher_new_secure ("inventory", "tcp://127.0.0.1:*",
+                                                                  "tcp://127.0.0.1:*", server);
+    assert (secure);
+    char *pub_ep = strdup (eventbus_publisher_endpoint (secure, false));
+    char *replay_ep = strdup (eventbus_publisher_endpoint (secure, true));
+    const char *server_key = zcert_public_txt (server);
+    assert (!eventbus_subscriber_new_secure ("inventory", pub_ep, replay_ep, client, "short"));
+    eventbus_subscriber_t *admitted = eventbus_subscriber_new_secure ("inventory", pub_ep, replay_ep,
+                                                                      client, server_key);
+    eventbus_subscriber_t *plain = eventbus_subscriber_new ("inventory", pub_ep, replay_ep);
+    zcert_t *stranger_cert = zcert_new ();
+    eventbus_subscriber_t *stranger = eventbus_subscriber_new_secure ("inventory", pub_ep, replay_ep,
+                                                                      stranger_cert, server_key);
+    assert (admitted && plain && stranger);
+    zclock_sleep (500);                         //  handshakes
+    json_t *payload = json_pack ("{s:i}", "n", 1);
+    assert (eventbus_publisher_send (secure, 1, 0, "stock.changed", payload, 1) == 0);
+    json_decref (payload);
+    s_test_log_t secure_log = { { 0 }, 0 };
+    s_test_drain (admitted, &secure_log, 500);
+    assert (secure_log.count == 1 && secure_log.seen [0] == 1);
+    s_test_drain (plain, &secure_log, 100);
+    s_test_drain (stranger, &secure_log, 100);
+    assert (secure_log.count == 1);
+    eventbus_subscriber_destroy (&admitted);
+    eventbus_subscriber_destroy (&plain);
+    eventbus_subscriber_destroy (&stranger);
+    eventbus_publisher_destroy (&secure);
+    zactor_destroy (&auth);
+    zcert_destroy (&stranger_cert);
+    zcert_destroy (&server);
+    zcert_destroy (&client);
+    free (pub_ep);
+    free (replay_ep);
+    zsys_dir_delete (allowed);
+    zstr_free (&allowed);
+    //  remove what curvekeys_ensure wrote
+    zdir_t *tree = zdir_new (dir, NULL);
+    if (tree) {
+        zdir_remove (tree, true);
+        zdir_destroy (&tree);
+    }
     printf ("OK\n");
 }

@@ -19,8 +19,8 @@
     A subscriber follows one whole context (prefix "<context>."): it keeps
     the last applied seq (the caller persists it), skips duplicates, and on
     a gap asks for a replay before applying newer events, so every event is
-    applied once and in order. Transport is plain TCP on loopback for now
-    (see eventbus.c for why and what comes next).
+    applied once and in order. Both sides may use CURVE (the _secure
+    constructors); the inventory relay is plain TCP on loopback for now.
     =========================================================================
 */
 #ifndef COMPTOIR_EVENTBUS_H
@@ -60,10 +60,16 @@ typedef int (eventbus_apply_fn) (const eventbus_event_t *event, void *arg);
 //  Publisher: binds both endpoints. NULL when one cannot be bound.
 eventbus_publisher_t *eventbus_publisher_new (const char *context, const char *publish_endpoint,
                                               const char *replay_endpoint);
+//  The same as a CURVE server with cert (a ZAP handler, curvekeys_auth_new,
+//  must run in the process first, or libzmq admits every client).
+eventbus_publisher_t *eventbus_publisher_new_secure (const char *context, const char *publish_endpoint,
+                                                     const char *replay_endpoint, zcert_t *cert);
 void eventbus_publisher_destroy (eventbus_publisher_t **self_p);
 //  Publish one event (payload borrowed). Returns 0 / -1.
 int eventbus_publisher_send (eventbus_publisher_t *self, int64_t seq, int64_t prev,
                              const char *topic, const json_t *payload, int64_t at);
+//  The endpoint actually bound (replay or publish), e.g. after "tcp://127.0.0.1:*".
+const char *eventbus_publisher_endpoint (eventbus_publisher_t *self, bool replay);
 //  The ROUTER to poll; when readable call eventbus_publisher_serve_replay.
 zsock_t *eventbus_publisher_replay_sock (eventbus_publisher_t *self);
 //  Read one replay request and answer it. A malformed request is dropped
@@ -73,6 +79,11 @@ int eventbus_publisher_serve_replay (eventbus_publisher_t *self, eventbus_replay
 //  Subscriber: connects both endpoints, follows "<context>.".
 eventbus_subscriber_t *eventbus_subscriber_new (const char *context, const char *publish_endpoint,
                                                 const char *replay_endpoint);
+//  The same as a CURVE client (cert is copied) of the publisher whose public
+//  key (z85) is given.
+eventbus_subscriber_t *eventbus_subscriber_new_secure (const char *context, const char *publish_endpoint,
+                                                       const char *replay_endpoint, zcert_t *cert,
+                                                       const char *server_public);
 void eventbus_subscriber_destroy (eventbus_subscriber_t **self_p);
 void eventbus_subscriber_set_last (eventbus_subscriber_t *self, int64_t last);
 int64_t eventbus_subscriber_last (eventbus_subscriber_t *self);

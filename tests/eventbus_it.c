@@ -2,13 +2,14 @@
     PostgreSQL (COMPTOIR_TEST_PG_ADMIN; exits 77 without it).
 
     Its own scratch database (comptoir_it_<pid>_events) with the inventory
-    schema; writer threads change stock through inventory_change (some of
+    schema and CURVE keys in a scratch folder; writer threads change stock through inventory_change (some of
     their transactions roll back, leaving holes in the bigserial), while a
     relay publishes and a subscriber applies. The relay is stopped midway
     and a new one started on the same endpoints; at the end the subscriber
     must have applied every outbox row exactly once, in seq order. */
 #include "testrunner.h"
 #include "testdb.h"
+#include "curvekeys.h"
 #include "eventbus.h"
 #include "logline.h"
 #include "outbox_relay.h"
@@ -74,9 +75,18 @@ static void
 test_relay_restart_loses_nothing (bool verbose)
 {
     (void) verbose;
-    actor_t *relay = outbox_relay_new (s_db, "inventory", S_PUBLISH, S_REPLAY, 20);
+    //  CURVE as in a real system: the subscriber's key is admitted first.
+    char keys [] = "/tmp/eventbus-it-XXXXXX";
+    assert (mkdtemp (keys));
+    zcert_t *cert = curvekeys_ensure (keys, "it-subscriber", true);
+    assert (cert);
+    actor_t *relay = outbox_relay_new (s_db, "inventory", S_PUBLISH, S_REPLAY, 20, keys);
     assert (relay);
-    eventbus_subscriber_t *subscriber = eventbus_subscriber_new ("inventory", S_PUBLISH, S_REPLAY);
+    char *server_path = zsys_sprintf ("%s/inventory-events", keys);
+    char *server_key = curvekeys_public_of (server_path);
+    assert (server_key);
+    eventbus_subscriber_t *subscriber = eventbus_subscriber_new_secure ("inventory", S_PUBLISH, S_REPLAY,
+                                                                        cert, server_key);
     assert (subscriber);
     s_log_t *log = (s_log_t *) zmalloc (sizeof (s_log_t));
     assert (eventbus_subscriber_catch_up (subscriber, s_apply, log) >= 0);
@@ -101,7 +111,8 @@ test_relay_restart_loses_nothing (bool verbose)
             gone = true;
         }
         if (!subscriber && now > 900) {
-            subscriber = eventbus_subscriber_new ("inventory", S_PUBLISH, S_REPLAY);
+            subscriber = eventbus_subscriber_new_secure ("inventory", S_PUBLISH, S_REPLAY,
+                                                         cert, server_key);
             assert (subscriber);
             eventbus_subscriber_set_last (subscriber, log->count ? log->seen [log->count - 1] : 0);
             poller = zpoller_new (eventbus_subscriber_sock (subscriber), NULL);
@@ -113,7 +124,7 @@ test_relay_restart_loses_nothing (bool verbose)
             stopped = true;
         }
         if (stopped && !restarted && now > 600) {
-            relay = outbox_relay_new (s_db, "inventory", S_PUBLISH, S_REPLAY, 20);
+            relay = outbox_relay_new (s_db, "inventory", S_PUBLISH, S_REPLAY, 20, keys);
             assert (relay);
             restarted = true;
         }
@@ -155,10 +166,27 @@ test_relay_restart_loses_nothing (bool verbose)
     free (left);
     pgdb_destroy (&db);
 
+    //  A subscriber without an admitted key gets no replay.
+    eventbus_subscriber_t *plain = eventbus_subscriber_new ("inventory", S_PUBLISH, S_REPLAY);
+    eventbus_subscriber_set_timeout (plain, 300);
+    s_log_t *plain_log = (s_log_t *) zmalloc (sizeof (s_log_t));
+    assert (eventbus_subscriber_catch_up (plain, s_apply, plain_log) == -1);
+    assert (plain_log->count == 0);
+    free (plain_log);
+    eventbus_subscriber_destroy (&plain);
+
     zpoller_destroy (&poller);
     eventbus_subscriber_destroy (&subscriber);
     actor_destroy (&relay);
     free (log);
+    zcert_destroy (&cert);
+    zstr_free (&server_path);
+    free (server_key);
+    zdir_t *tree = zdir_new (keys, NULL);
+    if (tree) {
+        zdir_remove (tree, true);
+        zdir_destroy (&tree);
+    }
 }
 
 static testrunner_case_t s_cases [] = {

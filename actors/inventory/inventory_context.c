@@ -222,7 +222,8 @@ s_make_state (settings_t *settings, int instance, int actor)
         int64_t relay_ms = settings_get_int (settings, "inventory/relay_ms", INVENTORY_RELAY_MS_DEFAULT);
         if (relay_ms < 10 || relay_ms > 60000)
             relay_ms = INVENTORY_RELAY_MS_DEFAULT;
-        self->relay = outbox_relay_new (conninfo, "inventory", publish, replay, relay_ms);
+        self->relay = outbox_relay_new (conninfo, "inventory", publish, replay, relay_ms,
+                                        settings_get (settings, "keys/dir", "var/keys"));
         if (!self->relay)
             log_warn (NULL, "inventory: the outbox relay did not start on %s / %s; events wait in the outbox",
                       publish, replay);

@@ -24,9 +24,14 @@
       database never interleave; the second one simply waits its turn.
     - Replays are answered from published rows only: the published rows are
       always a prefix (in seq order) of the committed ones.
+    - With a keys folder both sockets are CURVE servers (key
+      `<keys dir>/<context>-events`, published like the broker's) behind a
+      ZAP handler the relay runs itself: it is the only CURVE server of the
+      inventory process, and libzmq admits everybody when no ZAP answers.
     =========================================================================
 */
 #include "outbox_relay.h"
+#include "curvekeys.h"
 #include "eventbus.h"
 #include "logline.h"
 #include "pgdb.h"
@@ -45,11 +50,14 @@ typedef struct {
     const char *publish_endpoint;
     const char *replay_endpoint;
     int64_t interval_ms;
+    const char *keys_dir;       //  NULL: plain TCP
 } s_relay_args_t;
 
 typedef struct {
     pgdb_t *db;
     eventbus_publisher_t *publisher;
+    zactor_t *auth;             //  the ZAP handler, with CURVE
+    zcert_t *cert;
     char *context;
     int published;              //  in the current batch
 } s_relay_t;
@@ -205,6 +213,8 @@ s_relay_destroy (void **state_p)
     if (state_p && *state_p) {
         s_relay_t *self = (s_relay_t *) *state_p;
         eventbus_publisher_destroy (&self->publisher);
+        zactor_destroy (&self->auth);
+        zcert_destroy (&self->cert);
         pgdb_destroy (&self->db);
         free (self->context);
         free (self);
@@ -225,8 +235,22 @@ s_relay_init (zloop_t *loop, zsock_t *pipe, void *args, void **state_p)
     *state_p = self;
     self->context = strdup (relay_args->context);
     self->db = pgdb_new (relay_args->conninfo);
-    self->publisher = eventbus_publisher_new (relay_args->context, relay_args->publish_endpoint,
-                                              relay_args->replay_endpoint);
+    if (relay_args->keys_dir) {
+        //  The server key is <keys dir>/<context>-events (public file of that
+        //  name, read by subscribers); admitted subscribers are allowed/*.pub.
+        char *name = zsys_sprintf ("%s-events", relay_args->context);
+        char *allowed = zsys_sprintf ("%s/allowed", relay_args->keys_dir);
+        self->cert = curvekeys_ensure (relay_args->keys_dir, name, false);
+        self->auth = self->cert ? curvekeys_auth_new (allowed) : NULL;
+        zstr_free (&name);
+        zstr_free (&allowed);
+        if (!self->auth) {
+            s_relay_destroy (state_p);
+            return -1;
+        }
+    }
+    self->publisher = eventbus_publisher_new_secure (relay_args->context, relay_args->publish_endpoint,
+                                                     relay_args->replay_endpoint, self->cert);
     if (!self->context || !self->db || !self->publisher
     ||  zloop_reader (loop, eventbus_publisher_replay_sock (self->publisher), s_relay_on_replay, self) == -1
     ||  zloop_timer (loop, (size_t) relay_args->interval_ms, 0, s_relay_tick, self) == -1) {
@@ -240,11 +264,12 @@ s_relay_init (zloop_t *loop, zsock_t *pipe, void *args, void **state_p)
 
 actor_t *
 outbox_relay_new (const char *conninfo, const char *context, const char *publish_endpoint,
-                  const char *replay_endpoint, int64_t interval_ms)
+                  const char *replay_endpoint, int64_t interval_ms, const char *keys_dir)
 {
     if (!conninfo || !context || !publish_endpoint || !*publish_endpoint
     ||  !replay_endpoint || !*replay_endpoint || interval_ms < 1)
         return NULL;
-    s_relay_args_t args = { conninfo, context, publish_endpoint, replay_endpoint, interval_ms };
+    s_relay_args_t args = { conninfo, context, publish_endpoint, replay_endpoint, interval_ms,
+                            keys_dir && *keys_dir ? keys_dir : NULL };
     return actor_new ("outbox-relay", s_relay_init, NULL, s_relay_destroy, &args);
 }

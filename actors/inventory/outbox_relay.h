@@ -14,8 +14,10 @@
 //  database): every interval_ms it publishes unpublished rows in seq order
 //  on publish_endpoint and marks them; replay_endpoint answers
 //  "<context>.events_since". NULL when it cannot start (e.g. the endpoints
-//  are taken by another relay).
+//  are taken by another relay). With keys_dir (NULL or "" = plain TCP), CURVE:
+//  server key <keys_dir>/<context>-events, subscribers admitted from
+//  <keys_dir>/allowed/.
 actor_t *outbox_relay_new (const char *conninfo, const char *context, const char *publish_endpoint,
-                           const char *replay_endpoint, int64_t interval_ms);
+                           const char *replay_endpoint, int64_t interval_ms, const char *keys_dir);
 
 #endif

@@ -684,6 +684,25 @@ test_live_oversell_race (bool verbose)
     assert (after == 0);
 }
 
+//  The order process the supervisor started serves the "order" service.
+static void
+test_live_worker_answers (bool verbose)
+{
+    (void) verbose;
+    mdp_client_t *client = s_live_client ();
+    mdp_client_set_timeout (client, 5000);
+    envelope_t *reply = s_broker (client, "order", "order.list", "customer", "nobody-yet", "demo", NULL, NULL);
+    s_expect (reply, 200);
+    assert (json_is_array (json_object_get (reply->body, "data")));
+    envelope_destroy (&reply);
+    reply = s_broker (client, "order", "order.checkout", "customer", "nobody-yet", "demo", NULL,
+                      json_pack ("{s:s}", "cart_id", "x"));
+    s_expect (reply, 400);
+    assert (streq (s_code (reply), "missing_idempotency_key"));
+    envelope_destroy (&reply);
+    mdp_client_destroy (&client);
+}
+
 static testrunner_case_t s_cases [] = {
     { "order_shipping_rule", test_shipping_rule },
     { "order_number_format", test_number_format },
@@ -692,6 +711,7 @@ static testrunner_case_t s_cases [] = {
     { "order_ownership_and_status_machine", test_ownership_and_status_machine },
     { "order_cancel", test_cancel },
     { NULL, NULL },             //  the live saga, with a test environment
+    { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL }
@@ -714,6 +734,8 @@ main (int argc, char **argv)
     const char *live = getenv ("COMPTOIR_TEST_BROKER");
     if (live && *live && getenv ("COMPTOIR_TEST_VAR")) {
         size_t count = sizeof s_cases / sizeof s_cases [0];
+        s_cases [count - 5].name = "order_live_worker_answers";
+        s_cases [count - 5].fn = test_live_worker_answers;
         s_cases [count - 4].name = "order_live_checkout_replay_and_cancel";
         s_cases [count - 4].fn = test_live_checkout;
         s_cases [count - 3].name = "order_live_declined_and_timeout";

@@ -703,6 +703,75 @@ test_live_worker_answers (bool verbose)
     mdp_client_destroy (&client);
 }
 
+//  A crash mid-saga: orders left pending (stock held, payment authorized)
+//  or confirmed but not captured are driven to an end by the recovery.
+static void
+test_live_recovery (bool verbose)
+{
+    (void) verbose;
+    void *state = s_live_state ();
+    mdp_client_t *client = s_live_client ();
+    mdp_client_set_timeout (client, 5000);
+    char sub [48];
+    snprintf (sub, sizeof sub, "crash-%d", (int) getpid ());
+    //  Half-done: pending, stock held, payment authorized, key running
+    char *text = s_value (
+        "WITH o AS (INSERT INTO orders (customer_id, status, step, subtotal_cents, tax_cents, "
+        "  shipping_cents, total_cents, cart_id, idem_scope, idem_key, updated_at) "
+        "  VALUES ($1, 'pending', 'confirming', 1000, 0, 999, 1999, 'gone', $1, 'k-pending', "
+        "          now () - interval '1 hour') RETURNING id, number), "
+        "h AS (INSERT INTO order_history (order_id, status) SELECT id, 'pending' FROM o), "
+        "p AS (INSERT INTO payments (order_id, method, token_last, amount_cents, status) "
+        "      SELECT id, 'card', 'visa', 1999, 'authorized' FROM o), "
+        "k AS (INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, 'k-pending', 'h')) "
+        "SELECT number FROM o", sub);
+    assert (text);
+    char reservation [64];
+    snprintf (reservation, sizeof reservation, "order:%s", text);
+    free (text);
+    envelope_t *reply = s_broker (client, "inventory", "reservation.reserve", "service", "it", "order", NULL,
+                                  json_pack ("{s:s, s:[{s:i, s:i}]}", "reservation_id", reservation,
+                                             "lines", "product_id", 50, "quantity", 1));
+    s_expect (reply, 201);
+    envelope_destroy (&reply);
+    //  Confirmed but not captured, key running
+    char sub2 [64];
+    snprintf (sub2, sizeof sub2, "%s-b", sub);
+    text = s_value (
+        "WITH o AS (INSERT INTO orders (customer_id, status, step, subtotal_cents, tax_cents, "
+        "  shipping_cents, total_cents, cart_id, idem_scope, idem_key, updated_at) "
+        "  VALUES ($1, 'confirmed', 'capturing', 8000, 0, 0, 8000, 'gone', $1, 'k-confirmed', "
+        "          now () - interval '1 hour') RETURNING id), "
+        "p AS (INSERT INTO payments (order_id, method, token_last, amount_cents, status) "
+        "      SELECT id, 'card', 'visa', 8000, 'authorized' FROM o), "
+        "k AS (INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, 'k-confirmed', 'h')) "
+        "SELECT id FROM o", sub2);
+    assert (text);
+    free (text);
+    assert (order_saga_recover ((order_state_t *) state, 60, 100) >= 2);
+    char *order = s_value ("SELECT o.status || '/' || o.step || '/' || p.status FROM orders o "
+                           "JOIN payments p ON p.order_id = o.id WHERE o.customer_id = $1", sub);
+    assert (order && streq (order, "cancelled/done/voided"));
+    free (order);
+    char *status = s_live_reservation (client, sub);
+    assert (streq (status, "released"));
+    free (status);
+    char *keys = s_value ("SELECT count (*) FROM idempotency_keys WHERE scope = $1", sub);
+    assert (keys && streq (keys, "0"));       //  the client may try again
+    free (keys);
+    order = s_value ("SELECT o.status || '/' || o.step || '/' || p.status FROM orders o "
+                     "JOIN payments p ON p.order_id = o.id WHERE o.customer_id = $1", sub2);
+    assert (order && streq (order, "confirmed/done/captured"));
+    free (order);
+    keys = s_value ("SELECT status || '/' || (response->>'status') FROM idempotency_keys WHERE scope = $1", sub2);
+    assert (keys && streq (keys, "done/201"));
+    free (keys);
+    //  Nothing left to do
+    assert (order_saga_recover ((order_state_t *) state, 60, 100) == 0);
+    mdp_client_destroy (&client);
+    order_context_def.free_state (&state);
+}
+
 static testrunner_case_t s_cases [] = {
     { "order_shipping_rule", test_shipping_rule },
     { "order_number_format", test_number_format },
@@ -711,6 +780,7 @@ static testrunner_case_t s_cases [] = {
     { "order_ownership_and_status_machine", test_ownership_and_status_machine },
     { "order_cancel", test_cancel },
     { NULL, NULL },             //  the live saga, with a test environment
+    { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
@@ -734,6 +804,8 @@ main (int argc, char **argv)
     const char *live = getenv ("COMPTOIR_TEST_BROKER");
     if (live && *live && getenv ("COMPTOIR_TEST_VAR")) {
         size_t count = sizeof s_cases / sizeof s_cases [0];
+        s_cases [count - 6].name = "order_live_recovery_after_a_crash";
+        s_cases [count - 6].fn = test_live_recovery;
         s_cases [count - 5].name = "order_live_worker_answers";
         s_cases [count - 5].fn = test_live_worker_answers;
         s_cases [count - 4].name = "order_live_checkout_replay_and_cancel";

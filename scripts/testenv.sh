@@ -98,6 +98,9 @@ testenv_start () {
         "auth/slowdown_after=1000"
         "redis/host=127.0.0.1"
         "redis/port=$REDIS_TEST_PORT"
+        #   The inventory's event relay, away from run.sh's 5560/5561.
+        "inventory/events_publish=tcp://127.0.0.1:15560"
+        "inventory/events_replay=tcp://127.0.0.1:15561"
         "product/instances=2"
         "supervisor/restart_intensity=100"
         "supervisor/restart_period_s=30"

@@ -772,6 +772,55 @@ test_live_recovery (bool verbose)
     order_context_def.free_state (&state);
 }
 
+//  The supervised order process sweeps by itself: an abandoned checkout in
+//  its database (stock held, an hour old) ends cancelled and released.
+static void
+test_live_process_recovers (bool verbose)
+{
+    (void) verbose;
+    mdp_client_t *client = s_live_client ();
+    mdp_client_set_timeout (client, 5000);
+    char *conninfo = testdb_conninfo (s_admin, "comptoir_order");
+    assert (conninfo);
+    pgdb_t *db = pgdb_new (conninfo);
+    assert (db);
+    char sub [48];
+    snprintf (sub, sizeof sub, "abandoned-%d", (int) getpid ());
+    const char *params [] = { sub };
+    char *number = testdb_value (db,
+        "WITH o AS (INSERT INTO orders (customer_id, status, step, subtotal_cents, tax_cents, "
+        "  shipping_cents, total_cents, cart_id, updated_at) "
+        "  VALUES ($1, 'pending', 'authorizing', 1000, 0, 999, 1999, 'gone', now () - interval '1 hour') "
+        "  RETURNING id, number) SELECT number FROM o", 1, params);
+    assert (number);
+    char reservation [64];
+    snprintf (reservation, sizeof reservation, "order:%s", number);
+    free (number);
+    envelope_t *reply = s_broker (client, "inventory", "reservation.reserve", "service", "it", "order", NULL,
+                                  json_pack ("{s:s, s:[{s:i, s:i}]}", "reservation_id", reservation,
+                                             "lines", "product_id", 50, "quantity", 1));
+    s_expect (reply, 201);
+    envelope_destroy (&reply);
+    char *status = NULL;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        free (status);
+        status = testdb_value (db, "SELECT status || '/' || step FROM orders WHERE customer_id = $1", 1, params);
+        if (status && streq (status, "cancelled/done"))
+            break;
+        zclock_sleep (100);
+    }
+    assert (status && streq (status, "cancelled/done"));
+    free (status);
+    reply = s_broker (client, "inventory", "reservation.get", "service", "it", "order", NULL,
+                      json_pack ("{s:s}", "reservation_id", reservation));
+    s_expect (reply, 200);
+    assert (streq (json_string_value (json_object_get (reply->body, "status")), "released"));
+    envelope_destroy (&reply);
+    pgdb_destroy (&db);
+    free (conninfo);
+    mdp_client_destroy (&client);
+}
+
 static testrunner_case_t s_cases [] = {
     { "order_shipping_rule", test_shipping_rule },
     { "order_number_format", test_number_format },
@@ -780,6 +829,7 @@ static testrunner_case_t s_cases [] = {
     { "order_ownership_and_status_machine", test_ownership_and_status_machine },
     { "order_cancel", test_cancel },
     { NULL, NULL },             //  the live saga, with a test environment
+    { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
@@ -804,6 +854,8 @@ main (int argc, char **argv)
     const char *live = getenv ("COMPTOIR_TEST_BROKER");
     if (live && *live && getenv ("COMPTOIR_TEST_VAR")) {
         size_t count = sizeof s_cases / sizeof s_cases [0];
+        s_cases [count - 7].name = "order_live_process_recovers_by_itself";
+        s_cases [count - 7].fn = test_live_process_recovers;
         s_cases [count - 6].name = "order_live_recovery_after_a_crash";
         s_cases [count - 6].fn = test_live_recovery;
         s_cases [count - 5].name = "order_live_worker_answers";

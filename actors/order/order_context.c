@@ -5,8 +5,14 @@
     `postgres/order` setting, or COMPTOIR_POSTGRES_ORDER) and its own client
     of the broker: checkout is a saga that calls the cart and inventory
     contexts. The first actor of a process applies the migrations
-    (`order/migrations`) and then recovers the sagas a crashed worker left
-    half-done (order_saga_recover), before it serves anything.
+    (`order/migrations`) and owns the recovery: a small actor with its own
+    connection and broker client that, at start and then every
+    order/recover_interval_ms, drives to an end the checkouts left
+    unfinished for order/recover_after_s (order_saga_recover): a worker
+    killed mid-saga is restarted at once, and the sagas it left are older
+    than any live one only some time later. Several processes' sweeps do
+    not conflict: every step of the undo or the finish is conditional or
+    idempotent.
 
     A call to another context is synchronous, and the actor's Majordomo
     worker sends no heartbeat while it waits, so each call's deadline
@@ -111,14 +117,10 @@ s_client_new (settings_t *settings, int instance)
 
 //  --------------------------------------------------------------------------
 
-static void *
-s_make_state (settings_t *settings, int instance, int actor)
+//  The parts of a state every actor builds: connection, client, timeouts.
+static order_state_t *
+s_state_new (settings_t *settings, int instance, int actor, const char *conninfo)
 {
-    const char *conninfo = settings_get (settings, "postgres/order", "");
-    if (!conninfo || !*conninfo) {
-        log_error (NULL, "order: no database: set postgres/order (or COMPTOIR_POSTGRES_ORDER)");
-        return NULL;
-    }
     order_state_t *self = (order_state_t *) zmalloc (sizeof (order_state_t));
     if (!self)
         return NULL;
@@ -131,26 +133,103 @@ s_make_state (settings_t *settings, int instance, int actor)
     self->call_timeout_ms = timeout >= 10 ? (int) timeout : 10;
     int64_t gateway = settings_get_int (settings, "order/gateway_timeout_ms", 100);
     self->gateway_timeout_ms = gateway >= 0 && gateway <= self->call_timeout_ms ? (int) gateway : 100;
+    self->recover_after_s = settings_get_int (settings, "order/recover_after_s", 30);
+    if (self->recover_after_s < 1 || self->recover_after_s > 86400)
+        self->recover_after_s = 30;
     self->db = pgdb_new (conninfo);
-    bool ready = self->db && pgdb_connect (self->db) == 0 && s_prepare_schema (settings, self->db) == 0;
-    if (!ready) {
-        log_error (NULL, "order: actor %d.%d cannot start: %s %s", instance, actor,
-                   self->db ? pgdb_sqlstate (self->db) : "", self->db ? pgdb_error (self->db) : "");
-        pgdb_destroy (&self->db);
-        free (self);
-        return NULL;
-    }
     self->client = s_client_new (settings, instance);
     if (self->client)
         mdp_client_set_timeout (self->client, self->call_timeout_ms);
+    return self;
+}
+
+//  ==========================================================================
+//  The recovery sweep
+
+typedef struct {
+    settings_t *settings;
+    int instance;
+    const char *conninfo;
+} s_recovery_args_t;
+
+static void
+s_recovery_destroy (void **state_p)
+{
+    if (state_p && *state_p) {
+        order_state_t *self = (order_state_t *) *state_p;
+        mdp_client_destroy (&self->client);
+        pgdb_destroy (&self->db);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+static int
+s_recovery_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    order_state_t *self = (order_state_t *) arg;
+    int recovered = order_saga_recover (self, self->recover_after_s, 20);
+    if (recovered > 0)
+        log_info (NULL, "order: %d unfinished checkouts driven to an end", recovered);
     else
+    if (recovered < 0)
+        log_warn (NULL, "order: recovery failed: %s", pgdb_error (self->db));
+    return 0;           //  tried again at the next tick
+}
+
+static int
+s_recovery_init (zloop_t *loop, zsock_t *pipe, void *args, void **state_p)
+{
+    (void) pipe;
+    s_recovery_args_t *recovery = (s_recovery_args_t *) args;
+    order_state_t *self = s_state_new (recovery->settings, recovery->instance, 0, recovery->conninfo);
+    int64_t interval = settings_get_int (recovery->settings, "order/recover_interval_ms", 5000);
+    if (interval < 10 || interval > 3600000)
+        interval = 5000;
+    //  Soon after start (what the last run left), then every interval; never
+    //  in here: the process must not wait for other contexts to start.
+    if (!self || !self->db || !self->client
+    ||  zloop_timer (loop, 100, 1, s_recovery_tick, self) == -1
+    ||  zloop_timer (loop, (size_t) interval, 0, s_recovery_tick, self) == -1) {
+        s_recovery_destroy ((void **) &self);
+        return -1;
+    }
+    *state_p = self;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+
+static void *
+s_make_state (settings_t *settings, int instance, int actor)
+{
+    const char *conninfo = settings_get (settings, "postgres/order", "");
+    if (!conninfo || !*conninfo) {
+        log_error (NULL, "order: no database: set postgres/order (or COMPTOIR_POSTGRES_ORDER)");
+        return NULL;
+    }
+    order_state_t *self = s_state_new (settings, instance, actor, conninfo);
+    if (!self)
+        return NULL;
+    bool ready = self->db && pgdb_connect (self->db) == 0 && s_prepare_schema (settings, self->db) == 0;
+    if (ready && !self->client)
         log_warn (NULL, "order: actor %d.%d has no broker client (keys?): checkout will answer 503",
                   instance, actor);
-    if (actor == 1 && self->client) {
-        int64_t after = settings_get_int (settings, "order/recover_after_s", 30);
-        int recovered = order_saga_recover (self, after >= 0 ? after : 30, 100);
-        if (recovered > 0)
-            log_info (NULL, "order: %d unfinished checkouts driven to a final state", recovered);
+    if (ready && actor == 1 && self->client) {
+        s_recovery_args_t args = { settings, instance, conninfo };
+        self->recovery = actor_new ("order-recovery", s_recovery_init, NULL, s_recovery_destroy, &args);
+        if (!self->recovery)
+            log_warn (NULL, "order: the recovery sweep cannot start: unfinished checkouts wait for a restart");
+    }
+    if (!ready) {
+        log_error (NULL, "order: actor %d.%d cannot start: %s %s", instance, actor,
+                   self->db ? pgdb_sqlstate (self->db) : "", self->db ? pgdb_error (self->db) : "");
+        mdp_client_destroy (&self->client);
+        pgdb_destroy (&self->db);
+        free (self);
+        return NULL;
     }
     return self;
 }
@@ -162,6 +241,7 @@ s_free_state (void **state_p)
 {
     if (state_p && *state_p) {
         order_state_t *self = (order_state_t *) *state_p;
+        actor_destroy (&self->recovery);
         mdp_client_destroy (&self->client);
         pgdb_destroy (&self->db);
         free (self);

@@ -21,6 +21,8 @@ typedef struct {
     int call_timeout_ms;        //  deadline of one call to another context
     int gateway_timeout_ms;     //  how long the simulated gateway keeps tok_timeout waiting
     char name [32];             //  order-<instance>.<actor>, for logs
+    int64_t recover_after_s;    //  a checkout unfinished this long was abandoned by a crash
+    actor_t *recovery;          //  the recovery sweep (first actor of a process only)
 } order_state_t;
 
 //  name "order", the verbs, make_state / free_state.

@@ -821,6 +821,63 @@ test_live_process_recovers (bool verbose)
     mdp_client_destroy (&client);
 }
 
+#define S_SAME_KEY  12
+
+//  Many checkouts with one key at once: one order, one payment; the others
+//  are told the key is in use, or get the first answer replayed.
+static void
+test_live_idempotency_race (bool verbose)
+{
+    (void) verbose;
+    char sub [48], cart [64], data [300];
+    snprintf (sub, sizeof sub, "same-key-%d", (int) getpid ());
+    mdp_client_t *client = s_live_client ();
+    mdp_client_set_timeout (client, 5000);
+    s_live_cart (client, sub, 1, cart, sizeof cart);
+    mdp_client_destroy (&client);
+    s_checkout_data (data, sizeof data, cart, "tok_visa");
+    int64_t start = zclock_time () + 1500;
+    pid_t children [S_SAME_KEY];
+    for (int racer = 0; racer < S_SAME_KEY; racer++) {
+        children [racer] = fork ();
+        assert (children [racer] >= 0);
+        if (children [racer] == 0) {
+            void *state = s_live_state ();
+            while (zclock_time () < start)
+                zclock_sleep (2);
+            envelope_t *reply = s_call (state, "order.checkout", "customer", sub, "one-key", NULL, data);
+            int code = reply->status == 201 && !reply->idem_key ? 0
+                     : reply->status == 201 ? 1
+                     : reply->status == 409 && streq (s_code (reply), "idempotency_key_in_use") ? 2 : 3;
+            if (code == 3)
+                fprintf (stderr, "same key %d: %d %s\n", racer, reply->status, s_code (reply));
+            envelope_destroy (&reply);
+            order_context_def.free_state (&state);
+            _exit (code);
+        }
+    }
+    int first = 0, replayed = 0, in_use = 0, other = 0;
+    for (int racer = 0; racer < S_SAME_KEY; racer++) {
+        int status = 0;
+        waitpid (children [racer], &status, 0);
+        int code = WIFEXITED (status) ? WEXITSTATUS (status) : 9;
+        first += code == 0;
+        replayed += code == 1;
+        in_use += code == 2;
+        other += code > 2;
+    }
+    if (verbose || first != 1 || other)
+        fprintf (stderr, "same key: %d first, %d replayed, %d in use, %d other\n", first, replayed, in_use, other);
+    assert (first == 1 && other == 0);
+    char *orders = s_value ("SELECT count (*) FROM orders WHERE customer_id = $1", sub);
+    assert (orders && streq (orders, "1"));
+    free (orders);
+    char *payments = s_value ("SELECT count (*) FROM payments p JOIN orders o ON o.id = p.order_id "
+                              "WHERE o.customer_id = $1", sub);
+    assert (payments && streq (payments, "1"));
+    free (payments);
+}
+
 static testrunner_case_t s_cases [] = {
     { "order_shipping_rule", test_shipping_rule },
     { "order_number_format", test_number_format },
@@ -829,6 +886,7 @@ static testrunner_case_t s_cases [] = {
     { "order_ownership_and_status_machine", test_ownership_and_status_machine },
     { "order_cancel", test_cancel },
     { NULL, NULL },             //  the live saga, with a test environment
+    { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
@@ -854,6 +912,8 @@ main (int argc, char **argv)
     const char *live = getenv ("COMPTOIR_TEST_BROKER");
     if (live && *live && getenv ("COMPTOIR_TEST_VAR")) {
         size_t count = sizeof s_cases / sizeof s_cases [0];
+        s_cases [count - 8].name = "order_live_idempotency_race";
+        s_cases [count - 8].fn = test_live_idempotency_race;
         s_cases [count - 7].name = "order_live_process_recovers_by_itself";
         s_cases [count - 7].fn = test_live_process_recovers;
         s_cases [count - 6].name = "order_live_recovery_after_a_crash";

@@ -431,10 +431,17 @@ s_broker (mdp_client_t *client, const char *service, const char *verb, const cha
     return reply;
 }
 
-//  A new cart of customer sub with quantity of product 50; its id in id.
+static int64_t s_live_available (mdp_client_t *client, int64_t product, int64_t *on_hand);
+static void s_live_adjust (mdp_client_t *client, int64_t product, int64_t delta);
+
+//  A new cart of customer sub with quantity of product 50 (with stock
+//  enough at web: the seed leaves only a few units of it); its id in id.
 static void
 s_live_cart (mdp_client_t *client, const char *sub, int quantity, char *id, size_t size)
 {
+    int64_t on_hand = 0;
+    if (s_live_available (client, 50, &on_hand) < 50)
+        s_live_adjust (client, 50, 100);
     envelope_t *reply = s_broker (client, "cart", "cart.create", "customer", sub, "demo", NULL, NULL);
     s_expect (reply, 201);
     snprintf (id, size, "%s", json_string_value (json_object_get (reply->body, "id")));
@@ -700,6 +707,37 @@ test_live_worker_answers (bool verbose)
     s_expect (reply, 400);
     assert (streq (s_code (reply), "missing_idempotency_key"));
     envelope_destroy (&reply);
+    //  A checkout through the broker, then its repeat: the replay marker
+    //  (the reply's idem_key) travels to the edge, the first answer has none
+    char sub [48], cart [64], data [300];
+    snprintf (sub, sizeof sub, "through-%d", (int) getpid ());
+    s_live_cart (client, sub, 1, cart, sizeof cart);
+    s_checkout_data (data, sizeof data, cart, "tok_mastercard");
+    char *first = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        envelope_t *request = envelope_new_request ("order.checkout");
+        assert (request);
+        envelope_set_str (&request->role, "customer");
+        envelope_set_str (&request->sub, sub);
+        envelope_set_str (&request->consumer, "demo");
+        envelope_set_str (&request->idem_key, "through-key");
+        request->body = json_pack ("{s:{}, s:o}", "params", "data", json_loads (data, 0, NULL));
+        reply = mdp_client_call (client, "order", &request);
+        assert (reply);
+        s_expect (reply, 201);
+        char *text = json_dumps (reply->body, JSON_SORT_KEYS);
+        if (attempt == 0) {
+            assert (!reply->idem_key);
+            first = text;
+        }
+        else {
+            assert (reply->idem_key && streq (reply->idem_key, "through-key"));
+            assert (streq (first, text));
+            free (text);
+        }
+        envelope_destroy (&reply);
+    }
+    free (first);
     mdp_client_destroy (&client);
 }
 
@@ -729,6 +767,9 @@ test_live_recovery (bool verbose)
     char reservation [64];
     snprintf (reservation, sizeof reservation, "order:%s", text);
     free (text);
+    int64_t on_hand = 0;
+    if (s_live_available (client, 50, &on_hand) < 50)
+        s_live_adjust (client, 50, 100);
     envelope_t *reply = s_broker (client, "inventory", "reservation.reserve", "service", "it", "order", NULL,
                                   json_pack ("{s:s, s:[{s:i, s:i}]}", "reservation_id", reservation,
                                              "lines", "product_id", 50, "quantity", 1));
@@ -796,6 +837,9 @@ test_live_process_recovers (bool verbose)
     char reservation [64];
     snprintf (reservation, sizeof reservation, "order:%s", number);
     free (number);
+    int64_t on_hand = 0;
+    if (s_live_available (client, 50, &on_hand) < 50)
+        s_live_adjust (client, 50, 100);
     envelope_t *reply = s_broker (client, "inventory", "reservation.reserve", "service", "it", "order", NULL,
                                   json_pack ("{s:s, s:[{s:i, s:i}]}", "reservation_id", reservation,
                                              "lines", "product_id", 50, "quantity", 1));

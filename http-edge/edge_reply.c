@@ -210,13 +210,16 @@ edge_reply_from_envelope_at (const envelope_t *envelope, const char *rid, const 
             self->www_authenticate = "Bearer realm=\"comptoir\"";
         if (self && status == 403)
             self->www_authenticate = "Bearer realm=\"comptoir\", error=\"insufficient_scope\"";
-        if (self)
+        if (self) {
             self->retry_after_s = retry_after_s;
+            self->replayed = envelope->idem_key != NULL;
+        }
         return self;
     }
     edge_reply_t *self = edge_reply_json (status, envelope->body);
     if (!self)
         return NULL;
+    self->replayed = envelope->idem_key != NULL;
     json_t *id = status == 201 && json_is_object (envelope->body)
                ? json_object_get (envelope->body, "id") : NULL;
     char text [32];
@@ -399,6 +402,18 @@ edge_reply_test (bool verbose)
     assert (reply->status == 200);
     assert (streq (reply->body, "{\"id\":7,\"name\":\"Cafe\"}"));
     assert (reply->location == NULL);
+    assert (!reply->replayed);
+    edge_reply_destroy (&reply);
+    //  A stored answer played again carries the key: success or error alike
+    envelope_set_str (&envelope->idem_key, "key-1");
+    reply = edge_reply_from_envelope (envelope, "r", "/api/v1/checkout");
+    assert (reply->replayed);
+    edge_reply_destroy (&reply);
+    envelope_destroy (&envelope);
+    envelope = envelope_new_error (request, 402, "payment_declined", "declined", NULL);
+    envelope_set_str (&envelope->idem_key, "key-1");
+    reply = edge_reply_from_envelope (envelope, "r", "/api/v1/checkout");
+    assert (reply->status == 402 && reply->replayed);
     edge_reply_destroy (&reply);
     envelope_destroy (&envelope);
 

@@ -35,6 +35,8 @@ typedef struct {
     const char *www_authenticate;   //  static string, or NULL (401, 403)
     bool retry_after;               //  503, 429: the server adds Retry-After
     int64_t retry_after_s;          //  its value when > 0, else the server's default
+    bool replayed;                  //  an idempotent context replayed a stored answer:
+                                    //  Idempotent-Replayed: true
 } edge_reply_t;
 
 //  A JSON reply: body is serialized compactly (NULL body: no body).
@@ -60,8 +62,10 @@ edge_reply_t *edge_reply_from_envelope (const envelope_t *envelope, const char *
 //  The same, with a route's location rule for a 201 with an "id": NULL
 //  for <path>/<id>, "" for no Location, else a path in which {id} is
 //  replaced by the id. Also: a 429 whose details hold
-//  {"field":"retry_after_s","problem":"<n>"} gets Retry-After: n, and a
-//  context's 401 asks for a Bearer token.
+//  {"field":"retry_after_s","problem":"<n>"} gets Retry-After: n, a
+//  context's 401 asks for a Bearer token, and a reply that carries the
+//  request's Idempotency-Key (the context's mark of a stored answer played
+//  again) is flagged replayed.
 edge_reply_t *edge_reply_from_envelope_at (const envelope_t *envelope, const char *rid,
                                            const char *path, const char *location);
 

@@ -488,6 +488,8 @@ s_request_answer (edge_request_t *self)
     MHD_add_response_header (response, "X-Request-ID", self->rid);
     if (reply->location)
         MHD_add_response_header (response, MHD_HTTP_HEADER_LOCATION, reply->location);
+    if (reply->replayed)
+        MHD_add_response_header (response, "Idempotent-Replayed", "true");
     if (reply->allow)
         MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, reply->allow);
     if (reply->www_authenticate)

@@ -394,6 +394,9 @@ EXPECTED_ROLES = {
     ("POST", "/api/v1/inventory/transfers/{id}/cancel"): MANAGERS,
     ("GET", "/api/v1/inventory/transfers/{id}"): MANAGERS,
     #  order status: manager, admin; POS sales: staff; reports: manager, admin
+    ("GET", "/api/v1/orders"): {"customer", "manager", "admin"},
+    ("GET", "/api/v1/orders/{id}"): {"customer", "manager", "admin"},
+    ("POST", "/api/v1/orders/{id}/cancel"): {"customer", "manager", "admin"},
     ("PUT", "/api/v1/orders/{id}/status"): MANAGERS,
     ("POST", "/api/v1/sales"): STAFF,
     ("GET", "/api/v1/sales"): STAFF,

@@ -80,8 +80,8 @@ contextdb_seed (pgdb_t *db, const char *path)
 //  --------------------------------------------------------------------------
 //  Migrations, seed and the context's own step, once per process.
 
-static int
-s_prepare (pgdb_t *db, settings_t *settings, const char *context, contextdb_ready_fn *ready)
+int
+contextdb_prepare (pgdb_t *db, settings_t *settings, const char *context, contextdb_ready_fn *ready)
 {
     int rc = 0;
     pthread_mutex_lock (&s_lock);
@@ -130,7 +130,7 @@ contextdb_open (settings_t *settings, const char *context, contextdb_ready_fn *r
         return NULL;
     }
     pgdb_t *db = pgdb_new (conninfo);
-    if (!db || pgdb_connect (db) || s_prepare (db, settings, context, ready)) {
+    if (!db || pgdb_connect (db) || contextdb_prepare (db, settings, context, ready)) {
         log_error (NULL, "%s: database not ready: %s %s", context,
                    db ? pgdb_sqlstate (db) : "", db ? pgdb_error (db) : "");
         pgdb_destroy (&db);

@@ -25,6 +25,11 @@ typedef int (contextdb_ready_fn) (pgdb_t *db, settings_t *settings);
 //  the database is not configured, unreachable or its migrations fail.
 pgdb_t *contextdb_open (settings_t *settings, const char *context, contextdb_ready_fn *ready);
 
+//  The same steps for a connection the caller made: migrations, seed and
+//  the ready step, once per process for this context. 0 or -1.
+int contextdb_prepare (pgdb_t *db, settings_t *settings, const char *context,
+                       contextdb_ready_fn *ready);
+
 //  A path of ours (migrations, seed): as given when it exists, else under
 //  the installed data directory when it exists there, else as given.
 //  Returns a new string.

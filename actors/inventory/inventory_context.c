@@ -19,21 +19,17 @@
     =========================================================================
 */
 #include "inventory_context.h"
+#include "contextdb.h"
 #include "logline.h"
 #include "outbox_relay.h"
 #include "reservation_verbs.h"
 #include "stock_verbs.h"
 #include "transfer_verbs.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#ifndef COMPTOIR_DATADIR
-#   define COMPTOIR_DATADIR "/usr/local/share/comptoir"
-#endif
 
 #define INVENTORY_SWEEP_MS_DEFAULT  1000
 #define INVENTORY_RELAY_MS_DEFAULT  100
@@ -59,56 +55,6 @@ static const contextnode_verb_t s_verbs [] = {
     { NULL, NULL }
 };
 
-//  Once per process: the schema is ready. Guarded by s_schema_lock.
-static pthread_mutex_t s_schema_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool s_schema_ready = false;
-
-//  --------------------------------------------------------------------------
-
-static bool
-s_is_dir (const char *path)
-{
-    struct stat info;
-    return stat (path, &info) == 0 && S_ISDIR (info.st_mode);
-}
-
-//  --------------------------------------------------------------------------
-
-char *
-inventory_context_sql_dir (const char *dir)
-{
-    if (!dir || !*dir)
-        dir = "sql/inventory";
-    if (dir [0] == '/' || s_is_dir (dir))
-        return strdup (dir);
-    char *installed = zsys_sprintf ("%s/%s", COMPTOIR_DATADIR, dir);
-    if (installed && s_is_dir (installed))
-        return installed;
-    zstr_free (&installed);
-    return strdup (dir);
-}
-
-//  --------------------------------------------------------------------------
-
-static int
-s_prepare_schema (settings_t *settings, pgdb_t *db)
-{
-    int rc = 0;
-    pthread_mutex_lock (&s_schema_lock);
-    if (!s_schema_ready) {
-        char *dir = inventory_context_sql_dir (settings_get (settings, "inventory/migrations",
-                                                             "sql/inventory"));
-        int applied = dir ? pgdb_migrate (db, dir) : -1;
-        if (applied < 0)
-            rc = -1;
-        else
-            log_info (NULL, "inventory: schema ready (%d migrations applied from %s)", applied, dir);
-        zstr_free (&dir);
-        s_schema_ready = rc == 0;
-    }
-    pthread_mutex_unlock (&s_schema_lock);
-    return rc;
-}
 
 //  ==========================================================================
 //  The sweeper
@@ -201,7 +147,7 @@ s_make_state (settings_t *settings, int instance, int actor)
     if (self->reservation_ttl_s < 1 || self->reservation_ttl_s > INVENTORY_RESERVATION_TTL_MAX_S)
         self->reservation_ttl_s = INVENTORY_RESERVATION_TTL_S;
     self->db = pgdb_new (conninfo);
-    bool ready = self->db && pgdb_connect (self->db) == 0 && s_prepare_schema (settings, self->db) == 0;
+    bool ready = self->db && pgdb_connect (self->db) == 0 && contextdb_prepare (self->db, settings, "inventory", NULL) == 0;
     if (ready && actor == 1) {
         int64_t sweep_ms = settings_get_int (settings, "inventory/reservation_sweep_ms",
                                              INVENTORY_SWEEP_MS_DEFAULT);

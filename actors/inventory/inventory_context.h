@@ -28,10 +28,6 @@ typedef struct {
 //  name "inventory", the verbs, make_state / free_state.
 extern const contextnode_def_t inventory_context_def;
 
-//  Resolve the migrations folder: the setting as given when it exists,
-//  else under the installed data directory. Returns a new string.
-char *inventory_context_sql_dir (const char *dir);
-
 //  Start the sweeper: an actor with its own connection that releases expired
 //  reservations every interval_ms. NULL on failure.
 actor_t *inventory_sweeper_new (const char *conninfo, int64_t interval_ms);

@@ -21,19 +21,15 @@
     =========================================================================
 */
 #include "order_context.h"
+#include "contextdb.h"
 #include "order_verbs.h"
 #include "curvekeys.h"
 #include "logline.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#ifndef COMPTOIR_DATADIR
-#   define COMPTOIR_DATADIR "/usr/local/share/comptoir"
-#endif
 
 static const contextnode_verb_t s_verbs [] = {
     { "order.checkout", order_checkout },
@@ -43,55 +39,6 @@ static const contextnode_verb_t s_verbs [] = {
     { "order.set_status", order_set_status },
     { NULL, NULL }
 };
-
-static pthread_mutex_t s_schema_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool s_schema_ready = false;
-
-//  --------------------------------------------------------------------------
-
-static bool
-s_is_dir (const char *path)
-{
-    struct stat info;
-    return stat (path, &info) == 0 && S_ISDIR (info.st_mode);
-}
-
-//  --------------------------------------------------------------------------
-
-char *
-order_context_sql_dir (const char *dir)
-{
-    if (!dir || !*dir)
-        dir = "sql/order";
-    if (dir [0] == '/' || s_is_dir (dir))
-        return strdup (dir);
-    char *installed = zsys_sprintf ("%s/%s", COMPTOIR_DATADIR, dir);
-    if (installed && s_is_dir (installed))
-        return installed;
-    zstr_free (&installed);
-    return strdup (dir);
-}
-
-//  --------------------------------------------------------------------------
-
-static int
-s_prepare_schema (settings_t *settings, pgdb_t *db)
-{
-    int rc = 0;
-    pthread_mutex_lock (&s_schema_lock);
-    if (!s_schema_ready) {
-        char *dir = order_context_sql_dir (settings_get (settings, "order/migrations", "sql/order"));
-        int applied = dir ? pgdb_migrate (db, dir) : -1;
-        if (applied < 0)
-            rc = -1;
-        else
-            log_info (NULL, "order: schema ready (%d migrations applied from %s)", applied, dir);
-        zstr_free (&dir);
-        s_schema_ready = rc == 0;
-    }
-    pthread_mutex_unlock (&s_schema_lock);
-    return rc;
-}
 
 //  --------------------------------------------------------------------------
 //  The broker client: the process's own certificate (the broker admits it).
@@ -213,7 +160,7 @@ s_make_state (settings_t *settings, int instance, int actor)
     order_state_t *self = s_state_new (settings, instance, actor, conninfo);
     if (!self)
         return NULL;
-    bool ready = self->db && pgdb_connect (self->db) == 0 && s_prepare_schema (settings, self->db) == 0;
+    bool ready = self->db && pgdb_connect (self->db) == 0 && contextdb_prepare (self->db, settings, "order", NULL) == 0;
     if (ready && !self->client)
         log_warn (NULL, "order: actor %d.%d has no broker client (keys?): checkout will answer 503",
                   instance, actor);

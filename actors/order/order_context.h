@@ -28,8 +28,4 @@ typedef struct {
 //  name "order", the verbs, make_state / free_state.
 extern const contextnode_def_t order_context_def;
 
-//  Resolve the migrations folder: the setting as given when it exists,
-//  else under the installed data directory. Returns a new string.
-char *order_context_sql_dir (const char *dir);
-
 #endif

@@ -112,6 +112,21 @@ inventory_id_param (const envelope_t *request, const char *name, int64_t *value,
 
 //  --------------------------------------------------------------------------
 
+envelope_t *
+inventory_required_id (const envelope_t *request, const char *name, int64_t *value)
+{
+    json_t *details = json_array ();
+    if (inventory_id_param (request, name, value, details) == 1) {
+        json_decref (details);
+        return NULL;
+    }
+    if (json_array_size (details) == 0)
+        request_input_problem (details, name, "is required");
+    return request_input_invalid (request, details);
+}
+
+//  --------------------------------------------------------------------------
+
 int
 inventory_required_integer (json_t *object, const char *field, int64_t min, int64_t max,
                             int64_t *value, json_t *details)

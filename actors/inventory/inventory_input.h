@@ -53,6 +53,10 @@ void inventory_read_page (const envelope_t *request, int64_t *page, int64_t *per
 //  -1 invalid (a detail was added).
 int inventory_id_param (const envelope_t *request, const char *name, int64_t *value, json_t *details);
 
+//  A required positive id param: NULL when it is there and valid (sets
+//  *value), else the 400 reply naming it.
+envelope_t *inventory_required_id (const envelope_t *request, const char *name, int64_t *value);
+
 //  A required JSON integer field in [min, max]: 0 and *value, or -1 with a detail.
 int inventory_required_integer (json_t *object, const char *field, int64_t min, int64_t max,
                                 int64_t *value, json_t *details);

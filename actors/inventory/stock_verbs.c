@@ -183,14 +183,10 @@ stock_get (const envelope_t *request, void *state)
     envelope_t *refused = request_input_roles (request, inventory_staff_roles);
     if (refused)
         return refused;
-    json_t *details = json_array ();
     int64_t product_id;
-    if (inventory_id_param (request, "product_id", &product_id, details) != 1) {
-        if (json_array_size (details) == 0)
-            request_input_problem (details, "product_id", "is required");
-        return request_input_invalid (request, details);
-    }
-    json_decref (details);
+    envelope_t *invalid = inventory_required_id (request, "product_id", &product_id);
+    if (invalid)
+        return invalid;
 
     const char *params [] = { request_input_param (request, "product_id") };
     PGresult *res = pgdb_exec (self->db, "stock_get",

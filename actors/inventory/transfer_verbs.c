@@ -212,14 +212,10 @@ s_run_step (const envelope_t *request, void *state, const char *action)
     envelope_t *refused = request_input_roles (request, inventory_manager_roles);
     if (refused)
         return refused;
-    json_t *details = json_array ();
     int64_t id;
-    if (inventory_id_param (request, "id", &id, details) != 1) {
-        if (json_array_size (details) == 0)
-            request_input_problem (details, "id", "is required");
-        return request_input_invalid (request, details);
-    }
-    json_decref (details);
+    envelope_t *invalid = inventory_required_id (request, "id", &id);
+    if (invalid)
+        return invalid;
 
     s_step_t step = { .request = request, .id = request_input_param (request, "id"), .action = action };
     int outcome = pgdb_transaction (self->db, NULL, s_step, &step, 5);
@@ -389,14 +385,10 @@ transfer_get (const envelope_t *request, void *state)
     envelope_t *refused = request_input_roles (request, inventory_manager_roles);
     if (refused)
         return refused;
-    json_t *details = json_array ();
     int64_t id;
-    if (inventory_id_param (request, "id", &id, details) != 1) {
-        if (json_array_size (details) == 0)
-            request_input_problem (details, "id", "is required");
-        return request_input_invalid (request, details);
-    }
-    json_decref (details);
+    envelope_t *invalid = inventory_required_id (request, "id", &id);
+    if (invalid)
+        return invalid;
     const char *params [] = { request_input_param (request, "id") };
     PGresult *res = pgdb_exec (self->db, "transfer_get",
         "SELECT " TRANSFER_COLUMNS TRANSFER_FROM " WHERE t.id = $1", 1, params);

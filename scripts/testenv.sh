@@ -15,6 +15,11 @@
 #   stop   stops the supervisor, Redis and PostgreSQL of the test environment.
 #
 #   Logs: var/test/log/<process>.log (supervisor.log, postgres.log, redis.log).
+#
+#   Two environments can run side by side (parallel work on one machine):
+#   COMPTOIR_TEST_VAR_DIR (default var/test) moves the folder and
+#   COMPTOIR_TEST_PORT_OFFSET (default 0, a multiple of 1000 below 10000)
+#   shifts every port, e.g. 1000: edge 19080, broker 16555.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT" || exit 1
@@ -26,11 +31,17 @@ cd "$ROOT" || exit 1
 . scripts/system.sh
 
 T=${COMPTOIR_TEST_VAR_DIR:-var/test}
-PG_TEST_PORT=15433
-REDIS_TEST_PORT=16380
-BROKER_TEST_PORT=15555
-EDGE_TEST_PORT=18080
-ADMIN_TEST_PORT=18081
+OFFSET=${COMPTOIR_TEST_PORT_OFFSET:-0}
+case $OFFSET in
+    0|1000|2000|3000|4000|5000|6000|7000|8000|9000) ;;
+    *) echo "testenv: COMPTOIR_TEST_PORT_OFFSET must be a multiple of 1000 below 10000" >&2; exit 2 ;;
+esac
+PG_TEST_PORT=$((15433 + OFFSET))
+REDIS_TEST_PORT=$((16380 + OFFSET))
+BROKER_TEST_PORT=$((15555 + OFFSET))
+EDGE_TEST_PORT=$((18080 + OFFSET))
+ADMIN_TEST_PORT=$((18081 + OFFSET))
+EVENTS_TEST_PORT=$((15560 + OFFSET))    # inventory 15560/15561, order 15562/15563
 CONFIG=$T/comptoir.cfg
 
 testenv_stop () {
@@ -99,8 +110,8 @@ testenv_start () {
         "redis/host=127.0.0.1"
         "redis/port=$REDIS_TEST_PORT"
         #   The inventory's event relay, away from run.sh's 5560/5561.
-        "inventory/events_publish=tcp://127.0.0.1:15560"
-        "inventory/events_replay=tcp://127.0.0.1:15561"
+        "inventory/events_publish=tcp://127.0.0.1:$EVENTS_TEST_PORT"
+        "inventory/events_replay=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 1))"
         "product/instances=2"
         "supervisor/restart_intensity=100"
         "supervisor/restart_period_s=30"
@@ -139,6 +150,8 @@ testenv_start () {
         echo "export COMPTOIR_TEST_RATE_KEY='$(cat "$T/keys/api/ratetest.key")'"
         echo "export COMPTOIR_TEST_CONFIG='$ROOT/$CONFIG'"
         echo "export COMPTOIR_TEST_VAR='$ROOT/$T'"
+        echo "export COMPTOIR_TEST_EVENTS_INVENTORY='tcp://127.0.0.1:$EVENTS_TEST_PORT'"
+        echo "export COMPTOIR_TEST_EVENTS_INVENTORY_REPLAY='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 1))'"
         echo "export COMPTOIR_TEST_SUPERVISOR_STATUS='$ROOT/$T/run/children'"
         echo "export COMPTOIR_TEST_SUPERVISOR_PID='$ROOT/$T/run/comptoir.pid'"
     } >"$T/env.sh"

@@ -20,6 +20,8 @@
 #   COMPTOIR_TEST_VAR_DIR (default var/test) moves the folder and
 #   COMPTOIR_TEST_PORT_OFFSET (default 0, a multiple of 1000 below 10000)
 #   shifts every port, e.g. 1000: edge 19080, broker 16555.
+#   COMPTOIR_TEST_SETTINGS adds settings of its own, space-separated
+#   path=value items applied last (e.g. "cart/instances=1" for a benchmark).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT" || exit 1
@@ -112,6 +114,12 @@ testenv_start () {
         #   The inventory's event relay, away from run.sh's 5560/5561.
         "inventory/events_publish=tcp://127.0.0.1:$EVENTS_TEST_PORT"
         "inventory/events_replay=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 1))"
+        "order/events_publish=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 2))"
+        "order/events_replay=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 3))"
+        #   The chaos test kills the order worker mid-checkout: its sagas
+        #   are driven to an end within seconds, not half a minute.
+        "order/recover_after_s=3"
+        "order/recover_interval_ms=500"
         "product/instances=2"
         "supervisor/restart_intensity=100"
         "supervisor/restart_period_s=30"
@@ -122,6 +130,13 @@ testenv_start () {
     )
     for ctx in $COMPTOIR_PG_CONTEXTS; do
         overrides+=("postgres/$ctx=$(pg_conninfo "comptoir_$ctx")")
+    done
+    local extra
+    for extra in ${COMPTOIR_TEST_SETTINGS:-}; do
+        case $extra in
+            */*=*) overrides+=("$extra") ;;
+            *) echo "testenv: COMPTOIR_TEST_SETTINGS item '$extra' is not path/to/key=value" >&2; return 1 ;;
+        esac
     done
     python3 scripts/cfgpatch.py etc/comptoir.cfg "$CONFIG" "${overrides[@]}" || return 1
 
@@ -152,6 +167,8 @@ testenv_start () {
         echo "export COMPTOIR_TEST_VAR='$ROOT/$T'"
         echo "export COMPTOIR_TEST_EVENTS_INVENTORY='tcp://127.0.0.1:$EVENTS_TEST_PORT'"
         echo "export COMPTOIR_TEST_EVENTS_INVENTORY_REPLAY='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 1))'"
+        echo "export COMPTOIR_TEST_EVENTS_ORDER='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 2))'"
+        echo "export COMPTOIR_TEST_EVENTS_ORDER_REPLAY='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 3))'"
         echo "export COMPTOIR_TEST_SUPERVISOR_STATUS='$ROOT/$T/run/children'"
         echo "export COMPTOIR_TEST_SUPERVISOR_PID='$ROOT/$T/run/comptoir.pid'"
     } >"$T/env.sh"

@@ -63,6 +63,19 @@ typedef struct {
     int64_t pushed_at;          //  when the last snapshot went to the parent
 } running_t;
 
+//  The Majordomo worker of this thread's actor (each worker actor is a
+//  thread of its own), for contextnode_keepalive.
+static __thread mdp_worker_t *s_thread_worker;
+
+//  --------------------------------------------------------------------------
+
+int
+contextnode_keepalive (void *arg)
+{
+    (void) arg;
+    return s_thread_worker ? mdp_worker_keepalive (s_thread_worker) : -1;
+}
+
 //  --------------------------------------------------------------------------
 
 envelope_t *
@@ -218,7 +231,9 @@ s_worker_actor (zsock_t *pipe, void *arg)
             (int) settings_get_int (args->settings, "broker/liveness", MDP_LIVENESS_DEFAULT));
         log_info (NULL, "actor %s serving %s at %s", args->identity, args->def->name, endpoint);
         zstr_send (pipe, "READY");
+        s_thread_worker = worker;
         s_worker_loop (&running, worker, pipe);
+        s_thread_worker = NULL;
         mdp_worker_destroy (&worker);
     }
     if (running.state && args->def->free_state)
@@ -530,6 +545,8 @@ void
 contextnode_test (bool verbose)
 {
     printf (" * contextnode: ");
+    //  No worker in this thread: the keepalive does nothing and wants no call.
+    assert (contextnode_keepalive (NULL) == -1);
     static const contextnode_verb_t verbs [] = {
         { "test.echo", s_echo },
         { "test.silent", s_silent },

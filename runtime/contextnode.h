@@ -43,6 +43,14 @@ int contextnode_main (int argc, char **argv, const contextnode_def_t *def);
 //  Exposed for tests. Takes no ownership.
 envelope_t *contextnode_dispatch (const contextnode_def_t *def, const envelope_t *request, void *state);
 
+//  For a handler that waits on another context: sends the heartbeat of the
+//  Majordomo worker of the calling actor's thread when one is due, so the
+//  broker does not take the busy worker for dead. Matches
+//  mdp_client_waiting_fn: give it to mdp_client_set_waiting (arg unused).
+//  Returns milliseconds until it is next due; -1 in a thread that runs no
+//  worker (a sweep, a test), where it does nothing.
+int contextnode_keepalive (void *arg);
+
 void contextnode_test (bool verbose);
 
 #endif

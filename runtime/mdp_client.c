@@ -44,6 +44,8 @@ struct _mdp_client_t {
     int resend_ms;
     int timeout_ms;
     int64_t next_due;           //  earliest deadline or resend; tick scans only then
+    mdp_client_waiting_fn *waiting;     //  called while mdp_client_call waits
+    void *waiting_arg;
 };
 
 //  --------------------------------------------------------------------------
@@ -380,6 +382,16 @@ s_take_reply (mdp_client_t *self, const char *cid)
 }
 
 //  --------------------------------------------------------------------------
+
+void
+mdp_client_set_waiting (mdp_client_t *self, mdp_client_waiting_fn *waiting, void *arg)
+{
+    assert (self);
+    self->waiting = waiting;
+    self->waiting_arg = arg;
+}
+
+//  --------------------------------------------------------------------------
 //  Synchronous call.
 
 envelope_t *
@@ -415,6 +427,11 @@ mdp_client_call (mdp_client_t *self, const char *service, envelope_t **request_p
             timeout = (int) (self->next_due - zclock_time ());
         if (timeout < 0 || timeout > 100)
             timeout = 100;
+        if (self->waiting) {
+            int due = self->waiting (self->waiting_arg);
+            if (due >= 0 && due < timeout)
+                timeout = due > 0 ? due : 1;
+        }
         if (zmq_poll (&item, 1, timeout) < 0 && zmq_errno () != EINTR)
             break;
         bool more = true;
@@ -431,6 +448,14 @@ mdp_client_call (mdp_client_t *self, const char *service, envelope_t **request_p
     }
     free (cid);
     return reply;
+}
+
+//  A waiting hook that counts its calls and asks again in 20 ms.
+static int
+s_count_waiting (void *arg)
+{
+    (*(int *) arg)++;
+    return 20;
 }
 
 //  --------------------------------------------------------------------------
@@ -640,6 +665,23 @@ mdp_client_test (bool verbose)
     envelope_destroy (&copy2);
     free (again_cid);
     zframe_destroy (&address);
+
+    //  While a call waits, the waiting hook runs as often as it asks (a
+    //  worker's heartbeats): every 20 ms over a 200 ms deadline.
+    int waited = 0;
+    mdp_client_set_waiting (client, s_count_waiting, &waited);
+    envelope_t *slow = envelope_new_request ("echo.slow");
+    slow->deadline = zclock_time () + 200;
+    start = zclock_mono ();
+    reply = mdp_client_call (client, "echo", &slow);
+    assert (reply && reply->status == 504);
+    assert (zclock_mono () - start >= 150);
+    assert (waited >= 5);
+    envelope_destroy (&reply);
+    envelope_t *unanswered = s_fake_recv (router, &address, 2000);
+    envelope_destroy (&unanswered);
+    zframe_destroy (&address);
+    mdp_client_set_waiting (client, NULL, NULL);
 
     //  Invalid calls fail cleanly.
     envelope_t *bad = envelope_new_request ("x");

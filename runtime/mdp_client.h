@@ -41,6 +41,12 @@ envelope_t *mdp_client_recv (mdp_client_t *self);
 //  milliseconds until it next needs a call (-1 when nothing is pending).
 int mdp_client_tick (mdp_client_t *self);
 
+//  While mdp_client_call waits, call waiting (arg) at least as often as it
+//  asks: it returns the milliseconds until it wants to be called again. A
+//  worker's handler uses it to keep sending heartbeats (contextnode_keepalive).
+typedef int (mdp_client_waiting_fn) (void *arg);
+void mdp_client_set_waiting (mdp_client_t *self, mdp_client_waiting_fn *waiting, void *arg);
+
 //  Socket to poll for input.
 zsock_t *mdp_client_sock (mdp_client_t *self);
 

@@ -13,10 +13,13 @@
     MDP_RECONNECT_MAX_MS while the broker stays away (silent, or answering
     DISCONNECT). Any message from the broker resets the backoff.
 
-    The worker is single-threaded: while a handler runs it sends no
+    The worker is single-threaded: while a handler runs, the loop sends no
     heartbeats, so a handler that runs longer than liveness x heartbeat gets
     the worker expired by the broker (and its request requeued or failed).
-    Handlers must be shorter than that, or the heartbeat longer.
+    A handler that waits on something slow (another context, through
+    mdp_client_call) calls mdp_worker_keepalive meanwhile: the broker keeps
+    the worker, busy, for as long as it beats. Anything else must be shorter
+    than liveness x heartbeat.
 
     Requests and replies go through libzmq messages directly (read with
     ZMQ_DONTWAIT until the socket is empty, sent frame by frame from
@@ -445,6 +448,25 @@ mdp_worker_tick (mdp_worker_t *self)
 }
 
 //  --------------------------------------------------------------------------
+//  Heartbeats while a handler is busy. Nothing is read: the broker's own
+//  heartbeats wait in the socket, and mdp_worker_tick counts unread input
+//  as a sign of life once the handler is done.
+
+int
+mdp_worker_keepalive (mdp_worker_t *self)
+{
+    assert (self);
+    if (!self->holding || self->ready_at || !self->sock)
+        return self->heartbeat_ms;
+    int64_t now = zclock_mono ();
+    if (now >= self->heartbeat_at
+    &&  s_send_command (self, MDPW_HEARTBEAT, NULL) != 0)
+        self->heartbeat_at = now + self->heartbeat_ms;     //  not again at once
+    int64_t next = self->heartbeat_at - zclock_mono ();
+    return next > 0 ? (int) next : 0;
+}
+
+//  --------------------------------------------------------------------------
 //  A simple loop: answer requests with handler. The handler does not own the
 //  request; a NULL answer becomes a 500 so that the client is not left waiting.
 
@@ -643,6 +665,14 @@ mdp_worker_test (bool verbose)
     zframe_destroy (&body);
     envelope_t *got = s_worker_wait (worker, 2000);
     assert (got && streq (got->cid, request->cid) && streq (got->verb, "echo.ping"));
+    //  A busy handler keeps the broker informed: HEARTBEAT once due, not before.
+    while (s_fake_recv (router, NULL, NULL, 0) != -1)
+        ;                       //  what the worker said while we waited
+    zclock_sleep (60);
+    assert (mdp_worker_keepalive (worker) > 0);
+    assert (s_fake_recv (router, NULL, NULL, 500) == MDPW_HEARTBEAT [0]);
+    assert (mdp_worker_keepalive (worker) > 0);
+    assert (s_fake_recv (router, NULL, NULL, 20) == -1);
     envelope_t *reply = envelope_new_reply (got, 200, json_pack ("{s:s}", "said", "hello"));
     assert (mdp_worker_send (worker, &reply) == 0);
     assert (reply == NULL);

@@ -39,6 +39,12 @@ int mdp_worker_send (mdp_worker_t *self, envelope_t **reply_p);
 //  milliseconds until the next call is due.
 int mdp_worker_tick (mdp_worker_t *self);
 
+//  While a handler holds a request and waits on something slow (a call to
+//  another context), keep the broker from expiring this worker: sends a
+//  HEARTBEAT when one is due, reads nothing. Does nothing when no request
+//  is in hand. Returns milliseconds until it is next due.
+int mdp_worker_keepalive (mdp_worker_t *self);
+
 //  Requests answered so far.
 uint64_t mdp_worker_served (mdp_worker_t *self);
 

@@ -6,7 +6,10 @@
     would. A worker answers {"worker": NAME, "pid": PID, "verb": VERB}.
     With --delay-ms it holds each request that long before answering, but
     keeps heartbeating meanwhile (it does not sleep), so that only a kill or
-    a freeze makes the broker lose it.
+    a freeze makes the broker lose it. With --blocking beat it holds the
+    request inside the handler instead, the way a context's handler waits on
+    another context, sending heartbeats with mdp_worker_keepalive; with
+    --blocking silent it holds it without them.
     =========================================================================
 */
 #include "mdp_worker.h"
@@ -18,7 +21,8 @@ static void
 s_usage (void)
 {
     printf ("usage: broker_worker --endpoint E --keys DIR --service S --name N\n"
-            "       [--cert NAME] [--identity ID] [--delay-ms N] [--heartbeat-ms N] [--liveness N]\n");
+            "       [--cert NAME] [--identity ID] [--delay-ms N] [--heartbeat-ms N] [--liveness N]\n"
+            "       [--blocking beat|silent]\n");
 }
 
 int
@@ -26,6 +30,7 @@ main (int argc, char **argv)
 {
     const char *endpoint = NULL, *keys = NULL, *service = NULL, *name = "worker";
     const char *cert_name = "worker", *identity = NULL;
+    const char *blocking = NULL;
     int delay_ms = 0, heartbeat_ms = MDP_HEARTBEAT_MS_DEFAULT, liveness = MDP_LIVENESS_DEFAULT;
     for (int index = 1; index < argc; index++) {
         const char *arg = argv [index];
@@ -57,6 +62,8 @@ main (int argc, char **argv)
             heartbeat_ms = atoi (value);
         else if (streq (arg, "--liveness"))
             liveness = atoi (value);
+        else if (streq (arg, "--blocking") && (streq (value, "beat") || streq (value, "silent")))
+            blocking = value;
         else {
             s_usage ();
             return 2;
@@ -96,6 +103,12 @@ main (int argc, char **argv)
             envelope_destroy (&holding);
             holding = request;
             due = zclock_mono () + delay_ms;
+            //  A handler that blocks: the loop does not turn until it is done.
+            while (blocking && zclock_mono () < due) {
+                if (streq (blocking, "beat"))
+                    mdp_worker_keepalive (worker);
+                zclock_sleep (10);
+            }
         }
         if (holding && zclock_mono () >= due) {
             envelope_t *reply = envelope_new_reply (holding, 200, json_pack ("{s:s, s:i, s:s?}",

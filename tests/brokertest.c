@@ -39,6 +39,7 @@ typedef struct {
     pid_t children [MAX_CHILDREN];
     int child_count;
     bool verbose;
+    const char *blocking;       //  --blocking for the next workers spawned, or NULL
 } env_t;
 
 typedef void (tune_fn) (mdp_broker_t *broker);
@@ -140,6 +141,10 @@ s_spawn (env_t *env, const char *service, const char *name, int delay_ms, const 
     if (identity) {
         argv [argc++] = "--identity";
         argv [argc++] = identity;
+    }
+    if (env->blocking) {
+        argv [argc++] = "--blocking";
+        argv [argc++] = env->blocking;
     }
     argv [argc] = NULL;
     fflush (stdout);
@@ -1251,6 +1256,47 @@ test_ready_again_requeues_the_held_request (bool verbose)
 }
 
 //  --------------------------------------------------------------------------
+//  A handler that waits on another context for longer than the broker's
+//  silence limit (liveness x heartbeat, 1 s) keeps its worker with
+//  mdp_worker_keepalive; the same wait without it loses the worker.
+
+static void
+s_blocking_handler (bool verbose, const char *blocking, int expect_status)
+{
+    env_t env;
+    s_env_start (&env, verbose, NULL);
+    env.blocking = blocking;
+    s_spawn (&env, "echo", "A", 2500, NULL);
+    assert (s_wait_workers (&env, "echo", 1, 0, 5000));
+    envelope_t *request = envelope_new_request ("echo.slow");
+    request->deadline = zclock_time () + 8000;
+    char *cid = strdup (request->cid);
+    assert (mdp_client_send (env.client, "echo", &request) == 0);
+    envelope_t *reply = s_wait_reply (&env, cid, 6000);
+    assert (reply && reply->status == expect_status);
+    envelope_destroy (&reply);
+    json_t *status = s_status (&env);
+    int64_t expired = json_integer_value (json_object_get (json_object_get (status, "counters"),
+                                                           "expired_workers"));
+    assert (expired == (expect_status == 200 ? 0 : 1));
+    json_decref (status);
+    free (cid);
+    s_env_stop (&env);
+}
+
+static void
+test_blocked_handler_that_beats_keeps_its_worker (bool verbose)
+{
+    s_blocking_handler (verbose, "beat", 200);
+}
+
+static void
+test_blocked_handler_that_does_not_beat_loses_its_worker (bool verbose)
+{
+    s_blocking_handler (verbose, "silent", 503);
+}
+
+//  --------------------------------------------------------------------------
 
 static const testrunner_case_t s_cases [] = {
     { "broker_selftest", test_broker_selftest },
@@ -1261,6 +1307,9 @@ static const testrunner_case_t s_cases [] = {
       test_killed_worker_non_retryable_request_answers_error_at_once },
     { "silent_worker_expires", test_silent_worker_expires },
     { "busy_worker_expires", test_busy_worker_expires },
+    { "blocked_handler_that_beats_keeps_its_worker", test_blocked_handler_that_beats_keeps_its_worker },
+    { "blocked_handler_that_does_not_beat_loses_its_worker",
+      test_blocked_handler_that_does_not_beat_loses_its_worker },
     { "mmi_service_answers_200_and_404", test_mmi_service_answers_200_and_404 },
     { "plaintext_client_gets_no_answer", test_plaintext_client_gets_no_answer },
     { "unknown_key_client_gets_no_answer", test_unknown_key_client_gets_no_answer },

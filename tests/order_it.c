@@ -22,6 +22,7 @@
 #include "curvekeys.h"
 #include "mdp_client.h"
 #include "envelope.h"
+#include "eventbus.h"
 #include "logline.h"
 #include "order_context.h"
 #include "order_verbs.h"
@@ -691,6 +692,136 @@ test_live_oversell_race (bool verbose)
     assert (after == 0);
 }
 
+//  The events of the live order process, as a subscriber keeps them.
+typedef struct {
+    int count;
+    int64_t seq [4096];
+    char topic [4096][24];
+    char number [4096][32];
+    json_t *confirmed;          //  payload of the awaited order's order.confirmed
+    const char *awaited;        //  its number
+    int64_t confirmed_seq, cancelled_seq;
+} s_events_t;
+
+static int
+s_keep_event (const eventbus_event_t *event, void *arg)
+{
+    s_events_t *log = (s_events_t *) arg;
+    const char *number = json_string_value (json_object_get (event->payload, "number"));
+    if (log->count < 4096) {
+        log->seq [log->count] = event->seq;
+        snprintf (log->topic [log->count], sizeof log->topic [0], "%s", event->topic);
+        snprintf (log->number [log->count], sizeof log->number [0], "%s", number ? number : "");
+        log->count++;
+    }
+    if (number && log->awaited && streq (number, log->awaited)) {
+        if (streq (event->topic, "order.confirmed")) {
+            log->confirmed_seq = event->seq;
+            json_decref (log->confirmed);
+            log->confirmed = json_deep_copy (event->payload);
+        }
+        else
+        if (streq (event->topic, "order.cancelled"))
+            log->cancelled_seq = event->seq;
+    }
+    return 0;
+}
+
+//  A checkout and a cancel through the live order process reach a
+//  subscriber of its event relay (CURVE, the environment's keys): once
+//  each, in order, with the order's lines.
+static void
+test_live_events_published (bool verbose)
+{
+    (void) verbose;
+    const char *var = getenv ("COMPTOIR_TEST_VAR");
+    const char *publish = getenv ("COMPTOIR_TEST_EVENTS_ORDER");
+    const char *replay = getenv ("COMPTOIR_TEST_EVENTS_ORDER_REPLAY");
+    assert (var && publish && replay);
+    char keys [512], server [600];
+    snprintf (keys, sizeof keys, "%s/keys", var);
+    snprintf (server, sizeof server, "%s/order-events", keys);
+    zcert_t *cert = curvekeys_ensure (keys, "edge", true);
+    char *server_key = curvekeys_public_of (server);
+    assert (cert && server_key);
+    eventbus_subscriber_t *subscriber = eventbus_subscriber_new_secure ("order", publish, replay,
+                                                                        cert, server_key);
+    assert (subscriber);
+    s_events_t *log = (s_events_t *) calloc (1, sizeof (s_events_t));
+    assert (log);
+    assert (eventbus_subscriber_catch_up (subscriber, s_keep_event, log) >= 0);
+    int before = log->count;
+
+    mdp_client_t *client = s_live_client ();
+    mdp_client_set_timeout (client, 5000);
+    char sub [48], cart [64], data [300], key [48];
+    snprintf (sub, sizeof sub, "events-%d", (int) getpid ());
+    snprintf (key, sizeof key, "events-key-%d", (int) getpid ());
+    s_live_cart (client, sub, 2, cart, sizeof cart);
+    s_checkout_data (data, sizeof data, cart, "tok_visa");
+    envelope_t *request = envelope_new_request ("order.checkout");
+    assert (request);
+    envelope_set_str (&request->role, "customer");
+    envelope_set_str (&request->sub, sub);
+    envelope_set_str (&request->consumer, "demo");
+    envelope_set_str (&request->idem_key, key);
+    request->body = json_pack ("{s:{}, s:o}", "params", "data", json_loads (data, 0, NULL));
+    envelope_t *reply = mdp_client_call (client, "order", &request);
+    assert (reply);
+    s_expect (reply, 201);
+    char number [32], id [24];
+    snprintf (number, sizeof number, "%s", json_string_value (json_object_get (reply->body, "number")));
+    snprintf (id, sizeof id, "%lld", (long long) json_integer_value (json_object_get (reply->body, "id")));
+    json_int_t total = json_integer_value (json_object_get (reply->body, "total_cents"));
+    envelope_destroy (&reply);
+    log->awaited = number;
+    reply = s_broker (client, "order", "order.cancel", "customer", sub, "demo",
+                      json_pack ("{s:s}", "id", id), NULL);
+    s_expect (reply, 200);
+    envelope_destroy (&reply);
+
+    //  Both events arrive (published within relay_ms; a catch-up now and
+    //  then covers a SUB that joined late).
+    int64_t until = zclock_mono () + 10000;
+    int64_t catch_up_at = zclock_mono () + 500;
+    while ((!log->confirmed_seq || !log->cancelled_seq) && zclock_mono () < until) {
+        zmq_pollitem_t item = { zsock_resolve (eventbus_subscriber_sock (subscriber)), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 100) > 0)
+            assert (eventbus_subscriber_handle (subscriber, s_keep_event, log) >= 0);
+        if (zclock_mono () >= catch_up_at) {
+            assert (eventbus_subscriber_catch_up (subscriber, s_keep_event, log) >= 0);
+            catch_up_at = zclock_mono () + 500;
+        }
+    }
+    assert (log->confirmed_seq > 0 && log->cancelled_seq > log->confirmed_seq);
+    //  What reporting needs of a sale: its lines and amounts
+    assert (json_integer_value (json_object_get (log->confirmed, "total_cents")) == total);
+    json_t *items = json_object_get (log->confirmed, "items");
+    assert (json_array_size (items) == 1);
+    assert (json_integer_value (json_object_get (json_array_get (items, 0), "product_id")) == 50);
+    assert (json_integer_value (json_object_get (json_array_get (items, 0), "quantity")) == 2);
+    assert (json_string_value (json_object_get (log->confirmed, "at")));
+    //  In order, each once
+    int mine = 0;
+    for (int index = 0; index < log->count; index++) {
+        if (index > 0)
+            assert (log->seq [index] > log->seq [index - 1]);
+        if (streq (log->number [index], number))
+            mine++;
+    }
+    assert (mine == 2);
+    assert (log->count > before);
+    if (verbose)
+        printf ("order events: %d seen, %zu duplicates skipped\n", log->count,
+                eventbus_subscriber_duplicates (subscriber));
+    json_decref (log->confirmed);
+    free (log);
+    eventbus_subscriber_destroy (&subscriber);
+    mdp_client_destroy (&client);
+    zcert_destroy (&cert);
+    free (server_key);
+}
+
 //  The order process the supervisor started serves the "order" service.
 static void
 test_live_worker_answers (bool verbose)
@@ -751,6 +882,7 @@ test_live_recovery (bool verbose)
     mdp_client_t *client = s_live_client ();
     mdp_client_set_timeout (client, 5000);
     char sub [48];
+    char *keys = NULL;
     snprintf (sub, sizeof sub, "crash-%d", (int) getpid ());
     //  Half-done: pending, stock held, payment authorized, key running
     char *text = s_value (
@@ -789,7 +921,40 @@ test_live_recovery (bool verbose)
         "SELECT id FROM o", sub2);
     assert (text);
     free (text);
-    assert (order_saga_recover ((order_state_t *) state, 60, 100) >= 2);
+    //  Keys left running: no order written (died after the claim), a
+    //  finished order whose answer was not stored, and a young one (a saga
+    //  still running: left alone)
+    char sub3 [64], sub4 [64], sub5 [64];
+    snprintf (sub3, sizeof sub3, "%s-c", sub);
+    snprintf (sub4, sizeof sub4, "%s-d", sub);
+    snprintf (sub5, sizeof sub5, "%s-e", sub);
+    text = s_value ("INSERT INTO idempotency_keys (scope, key, request_hash, created_at) "
+                    "VALUES ($1, 'k-orphan', 'h', now () - interval '1 hour') RETURNING 1", sub3);
+    free (text);
+    text = s_value (
+        "WITH o AS (INSERT INTO orders (customer_id, status, step, subtotal_cents, tax_cents, "
+        "  shipping_cents, total_cents, cart_id, idem_scope, idem_key, updated_at) "
+        "  VALUES ($1, 'confirmed', 'done', 8000, 0, 0, 8000, 'gone', $1, 'k-unstored', "
+        "          now () - interval '1 hour') RETURNING id), "
+        "k AS (INSERT INTO idempotency_keys (scope, key, request_hash, created_at) "
+        "      VALUES ($1, 'k-unstored', 'h', now () - interval '1 hour')) "
+        "SELECT id FROM o", sub4);
+    assert (text);
+    free (text);
+    text = s_value ("INSERT INTO idempotency_keys (scope, key, request_hash) "
+                    "VALUES ($1, 'k-young', 'h') RETURNING 1", sub5);
+    free (text);
+    assert (order_saga_recover ((order_state_t *) state, 60, 100) >= 4);
+    keys = s_value ("SELECT count (*) FROM idempotency_keys WHERE scope = $1", sub3);
+    assert (keys && streq (keys, "0"));
+    free (keys);
+    keys = s_value ("SELECT status || '/' || (response->>'status') || '/' || (response->'body'->>'status') "
+                    "FROM idempotency_keys WHERE scope = $1", sub4);
+    assert (keys && streq (keys, "done/201/confirmed"));
+    free (keys);
+    keys = s_value ("SELECT status FROM idempotency_keys WHERE scope = $1", sub5);
+    assert (keys && streq (keys, "running"));
+    free (keys);
     char *order = s_value ("SELECT o.status || '/' || o.step || '/' || p.status FROM orders o "
                            "JOIN payments p ON p.order_id = o.id WHERE o.customer_id = $1", sub);
     assert (order && streq (order, "cancelled/done/voided"));
@@ -797,7 +962,7 @@ test_live_recovery (bool verbose)
     char *status = s_live_reservation (client, sub);
     assert (streq (status, "released"));
     free (status);
-    char *keys = s_value ("SELECT count (*) FROM idempotency_keys WHERE scope = $1", sub);
+    keys = s_value ("SELECT count (*) FROM idempotency_keys WHERE scope = $1", sub);
     assert (keys && streq (keys, "0"));       //  the client may try again
     free (keys);
     order = s_value ("SELECT o.status || '/' || o.step || '/' || p.status FROM orders o "
@@ -936,6 +1101,7 @@ static testrunner_case_t s_cases [] = {
     { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
+    { NULL, NULL },
     { NULL, NULL }
 };
 
@@ -956,6 +1122,8 @@ main (int argc, char **argv)
     const char *live = getenv ("COMPTOIR_TEST_BROKER");
     if (live && *live && getenv ("COMPTOIR_TEST_VAR")) {
         size_t count = sizeof s_cases / sizeof s_cases [0];
+        s_cases [count - 9].name = "order_live_events_published";
+        s_cases [count - 9].fn = test_live_events_published;
         s_cases [count - 8].name = "order_live_idempotency_race";
         s_cases [count - 8].fn = test_live_idempotency_race;
         s_cases [count - 7].name = "order_live_process_recovers_by_itself";

@@ -14,10 +14,18 @@
     not conflict: every step of the undo or the finish is conditional or
     idempotent.
 
-    A call to another context is synchronous, and the actor's Majordomo
-    worker sends no heartbeat while it waits, so each call's deadline
-    (order/call_timeout_ms) is capped at half of the broker's silence limit
-    (heartbeat_ms x liveness).
+    The first actor of instance 1 also runs the outbox relay (runtime/
+    outbox_relay): order.confirmed and order.cancelled are written in the
+    outbox in the transaction of the change, and the relay publishes them
+    in order on order/events_publish and answers replays on
+    order/events_replay. One relay per system; not starting it only
+    delays the events, which wait in the outbox.
+
+    A call to another context is synchronous; while it waits, the actor's
+    Majordomo worker keeps sending heartbeats (contextnode_keepalive), so a
+    checkout of several calls, each up to order/call_timeout_ms, does not
+    get the worker taken for dead by the broker. The edge's deadline
+    (edge/timeout_ms) bounds the whole checkout.
     =========================================================================
 */
 #include "order_context.h"
@@ -25,11 +33,14 @@
 #include "order_verbs.h"
 #include "curvekeys.h"
 #include "logline.h"
+#include "outbox_relay.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+
+#define ORDER_RELAY_MS_DEFAULT 100
 
 static const contextnode_verb_t s_verbs [] = {
     { "order.checkout", order_checkout },
@@ -72,21 +83,23 @@ s_state_new (settings_t *settings, int instance, int actor, const char *conninfo
     if (!self)
         return NULL;
     snprintf (self->name, sizeof self->name, "order-%d.%d", instance, actor);
-    int64_t silence = settings_get_int (settings, "broker/heartbeat_ms", 250)
-                    * settings_get_int (settings, "broker/liveness", 4);
     int64_t timeout = settings_get_int (settings, "order/call_timeout_ms", 400);
-    if (timeout > silence / 2)
-        timeout = silence / 2;
-    self->call_timeout_ms = timeout >= 10 ? (int) timeout : 10;
+    if (timeout < 10 || timeout > 60000) {
+        log_warn (NULL, "order: call_timeout_ms must be 10..60000; using 400");
+        timeout = 400;
+    }
+    self->call_timeout_ms = (int) timeout;
     int64_t gateway = settings_get_int (settings, "order/gateway_timeout_ms", 100);
-    self->gateway_timeout_ms = gateway >= 0 && gateway <= self->call_timeout_ms ? (int) gateway : 100;
+    self->gateway_timeout_ms = gateway >= 0 && gateway <= 60000 ? (int) gateway : 100;
     self->recover_after_s = settings_get_int (settings, "order/recover_after_s", 30);
     if (self->recover_after_s < 1 || self->recover_after_s > 86400)
         self->recover_after_s = 30;
     self->db = pgdb_new (conninfo);
     self->client = s_client_new (settings, instance);
-    if (self->client)
+    if (self->client) {
         mdp_client_set_timeout (self->client, self->call_timeout_ms);
+        mdp_client_set_waiting (self->client, contextnode_keepalive, NULL);
+    }
     return self;
 }
 
@@ -170,9 +183,24 @@ s_make_state (settings_t *settings, int instance, int actor)
         if (!self->recovery)
             log_warn (NULL, "order: the recovery sweep cannot start: unfinished checkouts wait for a restart");
     }
+    const char *publish = settings_get (settings, "order/events_publish", "");
+    const char *replay = settings_get (settings, "order/events_replay", "");
+    if (ready && actor == 1 && instance == 1 && publish && *publish && replay && *replay) {
+        int64_t relay_ms = settings_get_int (settings, "order/relay_ms", ORDER_RELAY_MS_DEFAULT);
+        if (relay_ms < 10 || relay_ms > 60000) {
+            log_warn (NULL, "order: relay_ms must be 10..60000; using %d", ORDER_RELAY_MS_DEFAULT);
+            relay_ms = ORDER_RELAY_MS_DEFAULT;
+        }
+        self->relay = outbox_relay_new (conninfo, "order", publish, replay, relay_ms,
+                                        settings_get (settings, "keys/dir", "var/keys"));
+        if (!self->relay)
+            log_warn (NULL, "order: the outbox relay did not start on %s / %s; events wait in the outbox",
+                      publish, replay);
+    }
     if (!ready) {
         log_error (NULL, "order: actor %d.%d cannot start: %s %s", instance, actor,
                    self->db ? pgdb_sqlstate (self->db) : "", self->db ? pgdb_error (self->db) : "");
+        actor_destroy (&self->recovery);
         mdp_client_destroy (&self->client);
         pgdb_destroy (&self->db);
         free (self);
@@ -188,6 +216,7 @@ s_free_state (void **state_p)
 {
     if (state_p && *state_p) {
         order_state_t *self = (order_state_t *) *state_p;
+        actor_destroy (&self->relay);
         actor_destroy (&self->recovery);
         mdp_client_destroy (&self->client);
         pgdb_destroy (&self->db);

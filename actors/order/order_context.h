@@ -23,6 +23,7 @@ typedef struct {
     char name [32];             //  order-<instance>.<actor>, for logs
     int64_t recover_after_s;    //  a checkout unfinished this long was abandoned by a crash
     actor_t *recovery;          //  the recovery sweep (first actor of a process only)
+    actor_t *relay;             //  the outbox relay (first actor of instance 1 only)
 } order_state_t;
 
 //  name "order", the verbs, make_state / free_state.

@@ -26,6 +26,7 @@
     =========================================================================
 */
 #include "order_verbs.h"
+#include "contextnode.h"
 #include "logline.h"
 #include "request_input.h"
 
@@ -114,11 +115,19 @@ s_transition (pgdb_t *db, int64_t id, const char *status, const char *step, cons
     PGresult *res = pgdb_exec (db, "order_transition",
         "WITH o AS (UPDATE orders SET status = $2, step = $3, updated_at = now () "
         "           WHERE id = $1 AND status = ANY ($4::text []) "
-        "           RETURNING id, number, customer_id, total_cents), "
+        "           RETURNING id, number, customer_id, subtotal_cents, tax_cents, shipping_cents, "
+        "                     total_cents, updated_at), "
         "h AS (INSERT INTO order_history (order_id, status) SELECT id, $2 FROM o), "
         "e AS (INSERT INTO outbox (topic, payload) SELECT 'order.' || $2, "
-        "      jsonb_build_object ('order_id', id, 'number', number, 'customer_id', customer_id, "
-        "                          'total_cents', total_cents) "
+        "      jsonb_build_object ('order_id', o.id, 'number', number, 'customer_id', customer_id, "
+        "          'subtotal_cents', subtotal_cents, 'tax_cents', tax_cents, "
+        "          'shipping_cents', shipping_cents, 'total_cents', total_cents, "
+        "          'at', to_char (updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+        "          'items', (SELECT jsonb_agg (jsonb_build_object ('product_id', i.product_id, "
+        "                        'sku', i.sku, 'quantity', i.quantity, "
+        "                        'unit_price_cents', i.unit_price_cents, "
+        "                        'line_total_cents', i.line_total_cents) ORDER BY i.product_id) "
+        "                    FROM order_items i WHERE i.order_id = o.id)) "
         "      FROM o WHERE $2 IN ('confirmed', 'cancelled')), "
         "p AS (UPDATE payments SET updated_at = now (), status = CASE "
         "        WHEN $5 = 'cancel' AND status = 'captured' THEN 'refunded' "
@@ -266,7 +275,12 @@ s_gateway_authorize (order_state_t *self, const char *token)
     if (streq (token, "tok_visa") || streq (token, "tok_mastercard"))
         return S_AUTHORIZED;
     if (streq (token, "tok_timeout")) {
-        zclock_sleep (self->gateway_timeout_ms);    //  it never answers: we stop waiting
+        //  It never answers: we stop waiting, beating meanwhile.
+        int64_t until = zclock_mono () + self->gateway_timeout_ms;
+        for (int64_t now = zclock_mono (); now < until; now = zclock_mono ()) {
+            contextnode_keepalive (NULL);
+            zclock_sleep ((int) (until - now < 50 ? until - now : 50));
+        }
         return S_TIMEOUT;
     }
     return S_DECLINED;
@@ -823,6 +837,67 @@ order_set_status (const envelope_t *request, void *state)
 //  ==========================================================================
 //  Recovery
 
+//  Store the 201 of order id as the first answer to its Idempotency-Key
+//  (scope, key), as the saga would have done.
+static void
+s_key_store_order (order_state_t *self, const char *scope, const char *key, int64_t id)
+{
+    bool failed = false;
+    json_t *order = s_render (self->db, id, &failed);
+    envelope_t *first = envelope_new_request ("order.checkout");
+    if (order && first) {
+        envelope_set_str (&first->sub, scope);
+        envelope_set_str (&first->idem_key, key);
+        envelope_t *reply = envelope_new_reply (first, 201, order);
+        order = NULL;
+        if (reply)
+            s_key_finish (self->db, first, reply);
+        envelope_destroy (&reply);
+    }
+    json_decref (order);
+    envelope_destroy (&first);
+}
+
+//  Keys still 'running' long after their request began: the worker died
+//  before the order row was written (nothing to undo), or after the saga
+//  ended but before the answer was stored. Returns how many were settled.
+static int
+s_keys_recover (order_state_t *self, const char *age, const char *count)
+{
+    const char *params [] = { age, count };
+    PGresult *res = pgdb_exec (self->db, "order_keys_stuck",
+        "SELECT k.scope, k.key, "
+        "       (SELECT o.id FROM orders o WHERE o.idem_scope = k.scope AND o.idem_key = k.key "
+        "          AND o.status = 'confirmed' ORDER BY o.id DESC LIMIT 1) "
+        "FROM idempotency_keys k "
+        "WHERE k.status = 'running' AND k.created_at < now () - make_interval (secs => $1::bigint) "
+        "  AND NOT EXISTS (SELECT 1 FROM orders p WHERE p.idem_scope = k.scope "
+        "                  AND p.idem_key = k.key AND p.step <> 'done') "
+        "ORDER BY k.created_at LIMIT $2::integer", 2, params);
+    if (!res)
+        return -1;
+    int done = 0;
+    for (int row = 0; row < PQntuples (res); row++) {
+        const char *key [] = { PQgetvalue (res, row, 0), PQgetvalue (res, row, 1) };
+        bool confirmed = !PQgetisnull (res, row, 2);
+        if (confirmed)
+            s_key_store_order (self, key [0], key [1], atoll (PQgetvalue (res, row, 2)));
+        else {
+            //  No order, or one undone: the client may try its key again.
+            PGresult *gone = pgdb_exec (self->db, "order_key_forget_running",
+                "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 'running'",
+                2, key);
+            if (gone)
+                PQclear (gone);
+        }
+        log_info (NULL, "order: idempotency key left running by a crash settled (%s)",
+                  confirmed ? "its order's answer stored" : "freed: no order went through");
+        done++;
+    }
+    PQclear (res);
+    return done;
+}
+
 int
 order_saga_recover (order_state_t *self, int64_t older_than_s, int limit)
 {
@@ -858,25 +933,13 @@ order_saga_recover (order_state_t *self, int64_t older_than_s, int limit)
                                              json_pack ("{s:s}", "id", PQgetvalue (res, row, 4)), NULL);
                 envelope_destroy (&answer);
                 s_step (self->db, id, "done", status);
-                bool failed = false;
-                json_t *order = s_render (self->db, id, &failed);
-                envelope_t *first = envelope_new_request ("order.checkout");
-                if (order && first) {
-                    envelope_set_str (&first->sub, PQgetvalue (res, row, 5));
-                    envelope_set_str (&first->idem_key, PQgetvalue (res, row, 6));
-                    envelope_t *reply = envelope_new_reply (first, 201, order);
-                    order = NULL;
-                    if (reply)
-                        s_key_finish (self->db, first, reply);
-                    envelope_destroy (&reply);
-                }
-                json_decref (order);
-                envelope_destroy (&first);
+                s_key_store_order (self, PQgetvalue (res, row, 5), PQgetvalue (res, row, 6), id);
             }
         }
         log_info (NULL, "order %s: recovered after a crash (was %s)", number, status);
         done++;
     }
     PQclear (res);
-    return done;
+    int keys = s_keys_recover (self, age, count);
+    return keys < 0 ? -1 : done + keys;
 }

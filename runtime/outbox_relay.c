@@ -1,11 +1,16 @@
 /*  =========================================================================
-    outbox_relay - publishes the inventory outbox on the event bus, in order
+    outbox_relay - publishes a context's outbox on the event bus, in order
+
+    Every context that announces events (inventory: stock.changed,
+    stock.low; order: order.confirmed, order.cancelled) has the same
+    `outbox` table (seq bigserial, topic, payload jsonb, created_at,
+    published_at) and runs one relay over it.
 
     Why it is built this way:
 
-    - Stock changes write their events into `outbox` in the same transaction
-      (sql/inventory/0002_stock.sql); this actor only moves committed rows
-      to the bus, so an event exists if and only if its change committed.
+    - A change writes its events into `outbox` in the same transaction
+      (e.g. sql/inventory/0002_stock.sql); this actor only moves committed
+      rows to the bus, so an event exists if and only if its change committed.
     - Publication order must be seq order, but bigserial values are taken
       at INSERT and committed in any order: a row with seq 5 may become
       visible after seq 6. The relay therefore takes LOCK TABLE outbox IN
@@ -26,8 +31,8 @@
       always a prefix (in seq order) of the committed ones.
     - With a keys folder both sockets are CURVE servers (key
       `<keys dir>/<context>-events`, published like the broker's) behind a
-      ZAP handler the relay runs itself: it is the only CURVE server of the
-      inventory process, and libzmq admits everybody when no ZAP answers.
+      ZAP handler the relay runs itself: it is the only CURVE server of a
+      context process, and libzmq admits everybody when no ZAP answers.
     =========================================================================
 */
 #include "outbox_relay.h"

@@ -1,8 +1,9 @@
 /*  =========================================================================
-    outbox_relay - publishes the inventory outbox on the event bus, in order
+    outbox_relay - publishes a context's outbox on the event bus, in order
 
     An actor with its own database connection, a timer and the context's
     eventbus publisher; it also answers replay requests from the outbox.
+    Its integration test is tests/eventbus_it.c (it needs PostgreSQL).
     =========================================================================
 */
 #ifndef COMPTOIR_OUTBOX_RELAY_H

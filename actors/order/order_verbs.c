@@ -376,7 +376,8 @@ typedef struct {
     const char *cart_id;
     const char *token;
     const char *method;
-    json_t *address;            //  owned
+    json_t *address;            //  owned; NULL while address_id is to be looked up
+    json_int_t address_id;      //  shipping_address_id, or 0
 } s_checkout_t;
 
 //  --------------------------------------------------------------------------
@@ -428,7 +429,7 @@ s_checkout_read (const envelope_t *request, s_checkout_t *input, json_t *details
         if (!json_is_integer (address_id) || json_integer_value (address_id) < 1)
             request_input_problem (details, "shipping_address_id", "must be a positive integer");
         else
-            input->address = json_pack ("{s:O}", "address_id", address_id);
+            input->address_id = json_integer_value (address_id);
     }
     else
         request_input_problem (details, "shipping_address", "is required (or shipping_address_id)");
@@ -510,10 +511,53 @@ s_checkout_create (order_state_t *self, const envelope_t *request, s_checkout_t 
 }
 
 //  --------------------------------------------------------------------------
+//  The address a shipping_address_id names, read from the customer context
+//  as the customer (another customer's address is not found there). The
+//  order keeps a copy: the address book may change later, the order not.
+//  NULL when found (input->address set), or the reply.
+
+static envelope_t *
+s_checkout_address (order_state_t *self, const envelope_t *request, s_checkout_t *input)
+{
+    if (input->address || input->address_id < 1)
+        return NULL;
+    char id [24];
+    snprintf (id, sizeof id, "%lld", (long long) input->address_id);
+    envelope_t *answer = s_call (self, request, "customer", "address.get", request->role, request->sub,
+                                 json_pack ("{s:s}", "id", id), NULL);
+    envelope_t *reply = NULL;
+    if (answer->status == 200 && json_is_object (answer->body)) {
+        input->address = json_deep_copy (answer->body);
+        static const char *const kept_out [] = { "is_default", "created_at", "updated_at", NULL };
+        for (const char *const *field = kept_out; *field; field++)
+            json_object_del (input->address, *field);
+        json_object_set_new (input->address, "address_id", json_integer (input->address_id));
+        json_object_del (input->address, "id");
+    }
+    else
+    if (answer->status == 404) {
+        json_t *details = json_array ();
+        request_input_problem (details, "shipping_address_id", "is not one of your addresses");
+        reply = request_input_invalid (request, details);
+    }
+    else {
+        log_warn (request->rid, "checkout: customer answered %d for the address", answer->status);
+        reply = envelope_new_error (request, 503, "service_unavailable",
+                                    "the address book is unavailable, try again", NULL);
+    }
+    envelope_destroy (&answer);
+    return reply;
+}
+
+//  --------------------------------------------------------------------------
 
 static envelope_t *
 s_checkout_saga (order_state_t *self, const envelope_t *request, s_checkout_t *input)
 {
+    //  0. the shipping address, when given by id
+    envelope_t *refused = s_checkout_address (self, request, input);
+    if (refused)
+        return refused;
     //  1. the cart, read as the customer
     envelope_t *answer = s_call (self, request, "cart", "cart.get", request->role, request->sub,
                                  json_pack ("{s:s}", "id", input->cart_id), NULL);
@@ -636,7 +680,7 @@ order_checkout (const envelope_t *request, void *state)
         request_input_problem (details, "Idempotency-Key", "must be 1 to 255 printable characters");
         return request_input_invalid (request, details);
     }
-    s_checkout_t input = { NULL, NULL, NULL, NULL };
+    s_checkout_t input = { NULL, NULL, NULL, NULL, 0 };
     json_t *details = json_array ();
     s_checkout_read (request, &input, details);
     if (json_array_size (details)) {

@@ -140,5 +140,47 @@ def test_declined_payment_keeps_the_cart_and_the_stock(edge):
                  400, "missing_idempotency_key")
 
 
+@SUITE.test
+def test_checkout_ships_to_an_address_of_the_book(edge):
+    alice, bob, staff = customer(edge), customer(edge), manager(edge)
+    address = {"type": "shipping", "full_name": "Alice Livraison", "line1": "12 rue du Port",
+               "city": "Rimouski", "province": "QC", "postal_code": "G5L 1A1"}
+    mine = edge.request("POST", "/api/v1/customers/me/addresses", body=address, headers=alice)
+    assert mine.status == 201, mine
+    theirs = edge.request("POST", "/api/v1/customers/me/addresses", body=address, headers=bob)
+    assert theirs.status == 201, theirs
+    products = edge.get("/api/v1/products?per_page=20").json()["data"]
+    product = next(p for p in products if web_stock(edge, staff, p["id"])[2] >= 1)
+    cart = edge.request("POST", "/api/v1/carts", body={}, headers=alice).json()
+    edge.request("POST", "/api/v1/carts/%s/items" % cart["id"],
+                 body={"product_id": product["id"], "quantity": 1}, headers=alice)
+
+    def checkout(address_id):
+        body = {"cart_id": cart["id"], "shipping_address_id": address_id,
+                "payment": {"method": "card", "token": "tok_visa"}}
+        return edge.request("POST", "/api/v1/checkout", body=body,
+                            headers={**alice, "Idempotency-Key": uuid.uuid4().hex})
+
+    #  Another customer's address, or none: 400 on the field, nothing reserved
+    before = web_stock(edge, staff, product["id"])
+    for address_id in (theirs.json()["id"], 999999999):
+        error = assert_error(checkout(address_id), 400, "validation_failed")
+        fields = [detail["field"] for detail in error["details"]]
+        assert fields == ["shipping_address_id"], error
+    assert web_stock(edge, staff, product["id"]) == before
+    #  One's own: the order keeps a copy of it
+    response = checkout(mine.json()["id"])
+    assert response.status == 201, response
+    shipped = response.json()["shipping_address"]
+    assert shipped["city"] == "Rimouski" and shipped["address_id"] == mine.json()["id"], shipped
+    assert shipped["full_name"] == "Alice Livraison" and "is_default" not in shipped, shipped
+    #  Changing the book later does not change the order
+    moved = edge.request("PUT", "/api/v1/customers/me/addresses/%d" % mine.json()["id"],
+                         body={**address, "city": "Gaspé"}, headers=alice)
+    assert moved.status == 200 and moved.json()["city"] == "Gaspé", moved
+    order = edge.get("/api/v1/orders/%d" % response.json()["id"], headers=alice).json()
+    assert order["shipping_address"]["city"] == "Rimouski", order
+
+
 if __name__ == "__main__":
     SUITE.run(Edge())

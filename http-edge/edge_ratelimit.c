@@ -9,6 +9,12 @@
     several edges share limits later.
 
     A zhashx maps each key to its counters; see edge_ratelimit.h.
+
+    With shared counters in Redis (edge_redislimit), this table is their
+    local copy: raise() after each shared decision, take() when Redis
+    cannot answer, unsynced() to hand what was counted meanwhile back to
+    Redis. Counting alone from zero during an outage would let a consumer
+    through twice, once in Redis and once here.
     =========================================================================
 */
 #include "edge_ratelimit.h"
@@ -19,6 +25,7 @@
 typedef struct {
     int64_t start [EDGE_RATELIMIT_WINDOWS];     //  ms when the window opened
     int64_t count [EDGE_RATELIMIT_WINDOWS];     //  requests counted in it
+    bool unsynced;              //  counted here since the last raise (shared store away)
 } s_counter_t;
 
 struct _edge_ratelimit_t {
@@ -124,6 +131,27 @@ s_counter_idle (const s_counter_t *counter, int64_t now)
 }
 
 //  --------------------------------------------------------------------------
+//  The counter of key, made when new (NULL when the table is full).
+
+static s_counter_t *
+s_counter_require (edge_ratelimit_t *self, const char *key, int64_t now)
+{
+    s_counter_t *counter = (s_counter_t *) zhashx_lookup (self->counters, key);
+    if (counter)
+        return counter;
+    if (zhashx_size (self->counters) >= self->max_keys)
+        edge_ratelimit_sweep (self, now);
+    if (zhashx_size (self->counters) >= self->max_keys)
+        return NULL;
+    counter = (s_counter_t *) zmalloc (sizeof (s_counter_t));
+    if (zhashx_insert (self->counters, key, counter) != 0) {
+        free (counter);
+        return NULL;
+    }
+    return counter;
+}
+
+//  --------------------------------------------------------------------------
 //  Count a request.
 
 int
@@ -137,19 +165,11 @@ edge_ratelimit_take (edge_ratelimit_t *self, const char *key,
     assert (result);
     memset (result, 0, sizeof *result);
     result->tightest = -1;
-    s_counter_t *counter = (s_counter_t *) zhashx_lookup (self->counters, key);
-    if (!counter) {
-        if (zhashx_size (self->counters) >= self->max_keys)
-            edge_ratelimit_sweep (self, now);
-        if (zhashx_size (self->counters) >= self->max_keys)
-            return -1;
-        counter = (s_counter_t *) zmalloc (sizeof (s_counter_t));
-        if (zhashx_insert (self->counters, key, counter) != 0) {
-            free (counter);
-            return -1;
-        }
-    }
+    s_counter_t *counter = s_counter_require (self, key, now);
+    if (!counter)
+        return -1;
     s_counter_roll (counter, now);
+    counter->unsynced = true;
     bool room = true;
     for (int w = 0; w < EDGE_RATELIMIT_WINDOWS; w++)
         if (policy->limit [w] > 0 && counter->count [w] >= policy->limit [w])
@@ -161,6 +181,8 @@ edge_ratelimit_take (edge_ratelimit_t *self, const char *key,
         if (policy->limit [w] <= 0)
             continue;
         int64_t left_ms = counter->start [w] + s_window_ms [w] - now;
+        result->count [w] = counter->count [w];
+        result->left_ms [w] = left_ms > 0 ? left_ms : 1;
         result->limit [w] = policy->limit [w];
         result->remaining [w] = policy->limit [w] > counter->count [w]
                               ? policy->limit [w] - counter->count [w] : 0;
@@ -178,6 +200,51 @@ edge_ratelimit_take (edge_ratelimit_t *self, const char *key,
             result->tightest = w;
     }
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+
+int
+edge_ratelimit_raise (edge_ratelimit_t *self, const char *key,
+                      const edge_ratelimit_result_t *shared, int64_t now)
+{
+    assert (self);
+    assert (key);
+    assert (shared);
+    s_counter_t *counter = s_counter_require (self, key, now);
+    if (!counter)
+        return -1;
+    s_counter_roll (counter, now);
+    for (int w = 0; w < EDGE_RATELIMIT_WINDOWS; w++) {
+        if (shared->limit [w] <= 0 || shared->count [w] <= 0)
+            continue;
+        int64_t left = shared->left_ms [w] < s_window_ms [w] ? shared->left_ms [w] : s_window_ms [w];
+        if (shared->count [w] >= counter->count [w]) {
+            counter->count [w] = shared->count [w];
+            counter->start [w] = now + left - s_window_ms [w];
+        }
+    }
+    counter->unsynced = false;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+
+bool
+edge_ratelimit_unsynced (edge_ratelimit_t *self, const char *key, int64_t now,
+                         int64_t count [EDGE_RATELIMIT_WINDOWS], int64_t left_ms [EDGE_RATELIMIT_WINDOWS])
+{
+    assert (self);
+    s_counter_t *counter = key ? (s_counter_t *) zhashx_lookup (self->counters, key) : NULL;
+    if (!counter || !counter->unsynced)
+        return false;
+    for (int w = 0; w < EDGE_RATELIMIT_WINDOWS; w++) {
+        bool open = counter->count [w] > 0 && now >= counter->start [w]
+                 && now - counter->start [w] < s_window_ms [w];
+        count [w] = open ? counter->count [w] : 0;
+        left_ms [w] = open ? counter->start [w] + s_window_ms [w] - now : 0;
+    }
+    return true;
 }
 
 //  --------------------------------------------------------------------------
@@ -308,6 +375,34 @@ edge_ratelimit_test (bool verbose)
     //  refusing forever
     edge_ratelimit_take (limits, "new", &policy, t0, &result);
     assert (result.allowed && result.remaining [EDGE_RATELIMIT_MINUTE] == 4);
+
+    //  A local copy of shared counters: raise takes the shared count and
+    //  the shared window's end; counting alone goes on from there, and
+    //  what was counted alone is handed back (unsynced) until the next raise
+    edge_ratelimit_t *copy = edge_ratelimit_new (10);
+    edge_ratelimit_policy_t ten = { { 0, 10, 0, 0 } };
+    edge_ratelimit_result_t shared;
+    memset (&shared, 0, sizeof shared);
+    shared.limit [EDGE_RATELIMIT_MINUTE] = 10;
+    shared.count [EDGE_RATELIMIT_MINUTE] = 7;
+    shared.left_ms [EDGE_RATELIMIT_MINUTE] = 30000;
+    int64_t floor [EDGE_RATELIMIT_WINDOWS], floor_ms [EDGE_RATELIMIT_WINDOWS];
+    assert (edge_ratelimit_raise (copy, "web", &shared, t0) == 0);
+    assert (!edge_ratelimit_unsynced (copy, "web", t0, floor, floor_ms));
+    edge_ratelimit_take (copy, "web", &ten, t0 + 1000, &result);
+    assert (result.allowed && result.remaining [EDGE_RATELIMIT_MINUTE] == 2);
+    assert (result.reset_s [EDGE_RATELIMIT_MINUTE] == 29);
+    assert (edge_ratelimit_unsynced (copy, "web", t0 + 1000, floor, floor_ms));
+    assert (floor [EDGE_RATELIMIT_MINUTE] == 8 && floor_ms [EDGE_RATELIMIT_MINUTE] == 29000);
+    //  A lower shared count does not lower ours
+    shared.count [EDGE_RATELIMIT_MINUTE] = 5;
+    assert (edge_ratelimit_raise (copy, "web", &shared, t0 + 1000) == 0);
+    edge_ratelimit_take (copy, "web", &ten, t0 + 1001, &result);
+    assert (result.count [EDGE_RATELIMIT_MINUTE] == 9);
+    //  Once the window is over, nothing is left to hand back
+    assert (edge_ratelimit_unsynced (copy, "web", t0 + 40000, floor, floor_ms));
+    assert (floor [EDGE_RATELIMIT_MINUTE] == 0);
+    edge_ratelimit_destroy (&copy);
 
     //  Names
     assert (streq (edge_ratelimit_window_name (EDGE_RATELIMIT_MINUTE), "Minute"));

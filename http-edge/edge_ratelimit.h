@@ -47,6 +47,8 @@ typedef struct {
     int64_t remaining [EDGE_RATELIMIT_WINDOWS];     //  after this request
     int64_t reset_s [EDGE_RATELIMIT_WINDOWS];       //  seconds until the window closes (>= 1)
     int64_t retry_after_s;      //  refused: seconds until every full window has closed
+    int64_t count [EDGE_RATELIMIT_WINDOWS];         //  counted in the window, this request included
+    int64_t left_ms [EDGE_RATELIMIT_WINDOWS];       //  milliseconds until the window closes
 } edge_ratelimit_result_t;
 
 typedef struct _edge_ratelimit_t edge_ratelimit_t;
@@ -68,6 +70,23 @@ int edge_ratelimit_take (edge_ratelimit_t *self, const char *key,
 //  Give back a request taken at now (another limit refused it after this
 //  one let it through).
 void edge_ratelimit_give_back (edge_ratelimit_t *self, const char *key, int64_t now);
+
+//  Shared counters (edge_redislimit) and this table work as one: after a
+//  shared decision, raise copies its counts here (each window keeps the
+//  larger count, and closes when the shared one does), so that when the
+//  shared store cannot answer, counting here goes on from where it was
+//  rather than from zero. Returns 0, or -1 when the table is full.
+int edge_ratelimit_raise (edge_ratelimit_t *self, const char *key,
+                          const edge_ratelimit_result_t *shared, int64_t now);
+
+//  What was counted here and not yet given to the shared counters (the
+//  requests let through while they could not answer): true, with each
+//  window's count (0 when closed) and milliseconds left in floor. The next
+//  shared decision raises the shared counts to at least these, so requests
+//  let through during an outage still count once the store is back.
+bool edge_ratelimit_unsynced (edge_ratelimit_t *self, const char *key, int64_t now,
+                              int64_t count [EDGE_RATELIMIT_WINDOWS],
+                              int64_t left_ms [EDGE_RATELIMIT_WINDOWS]);
 
 //  Remove the keys whose windows have all closed. Returns how many.
 size_t edge_ratelimit_sweep (edge_ratelimit_t *self, int64_t now);

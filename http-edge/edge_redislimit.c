@@ -19,12 +19,26 @@
 #include <sodium.h>
 #include <string.h>
 
-//  KEYS: one per limited window. ARGV: limit, window ms, for each key.
-//  Returns {allowed (1/0), count1, pttl1, count2, pttl2...}.
+//  KEYS: one per limited window. ARGV, four for each key: limit, window
+//  ms, floor, floor ms. A floor is what this edge let through while Redis
+//  could not answer (0: nothing): the count is raised to it first (kept
+//  for floor ms when the window was closed here), so those requests still
+//  count. Returns {allowed (1/0), count1, pttl1, count2, pttl2...}.
 static const char *s_take_script =
     "local n = #KEYS\n"
     "for i = 1, n do\n"
-    "  if tonumber (redis.call ('GET', KEYS [i]) or '0') >= tonumber (ARGV [2 * i - 1]) then\n"
+    "  local floor = tonumber (ARGV [4 * i - 1])\n"
+    "  local now = tonumber (redis.call ('GET', KEYS [i]) or '0')\n"
+    "  if floor > now then\n"
+    "    if now > 0 and redis.call ('PTTL', KEYS [i]) > 0 then\n"
+    "      redis.call ('SET', KEYS [i], floor, 'KEEPTTL')\n"
+    "    else\n"
+    "      redis.call ('SET', KEYS [i], floor, 'PX', ARGV [4 * i])\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "for i = 1, n do\n"
+    "  if tonumber (redis.call ('GET', KEYS [i]) or '0') >= tonumber (ARGV [4 * i - 3]) then\n"
     "    local out = {0}\n"
     "    for j = 1, n do\n"
     "      out [#out + 1] = tonumber (redis.call ('GET', KEYS [j]) or '0')\n"
@@ -38,8 +52,8 @@ static const char *s_take_script =
     "  local count = redis.call ('INCR', KEYS [i])\n"
     "  local ttl = redis.call ('PTTL', KEYS [i])\n"
     "  if count == 1 or ttl < 0 then\n"
-    "    redis.call ('PEXPIRE', KEYS [i], ARGV [2 * i])\n"
-    "    ttl = tonumber (ARGV [2 * i])\n"
+    "    redis.call ('PEXPIRE', KEYS [i], ARGV [4 * i - 2])\n"
+    "    ttl = tonumber (ARGV [4 * i - 2])\n"
     "  end\n"
     "  out [#out + 1] = count\n"
     "  out [#out + 1] = ttl\n"
@@ -116,15 +130,15 @@ s_keys (edge_redislimit_t *self, const char *key, const edge_ratelimit_policy_t 
 //  --------------------------------------------------------------------------
 
 int
-edge_redislimit_take (edge_redislimit_t *self, const char *key,
-                      const edge_ratelimit_policy_t *policy, edge_ratelimit_result_t *result)
+edge_redislimit_take (edge_redislimit_t *self, const char *key, const edge_ratelimit_policy_t *policy,
+                      const int64_t *floor, const int64_t *floor_ms, edge_ratelimit_result_t *result)
 {
     assert (self);
     assert (key);
     assert (policy);
     assert (result);
     char keys [EDGE_RATELIMIT_WINDOWS][400];
-    char values [2 * EDGE_RATELIMIT_WINDOWS][24];
+    char values [4 * EDGE_RATELIMIT_WINDOWS][24];
     int windows [EDGE_RATELIMIT_WINDOWS];
     int count = s_keys (self, key, policy, keys, windows);
     if (count == 0) {
@@ -133,16 +147,19 @@ edge_redislimit_take (edge_redislimit_t *self, const char *key,
         result->tightest = -1;
         return 0;
     }
-    const char *args [3 * EDGE_RATELIMIT_WINDOWS];
+    const char *args [5 * EDGE_RATELIMIT_WINDOWS];
     for (int i = 0; i < count; i++) {
+        int w = windows [i];
+        bool raise = floor && floor_ms && floor [w] > 0 && floor_ms [w] > 0;
         args [i] = keys [i];
-        snprintf (values [2 * i], sizeof values [0], "%lld", (long long) policy->limit [windows [i]]);
-        snprintf (values [2 * i + 1], sizeof values [0], "%lld",
-                  (long long) edge_ratelimit_window_ms (windows [i]));
-        args [count + 2 * i] = values [2 * i];
-        args [count + 2 * i + 1] = values [2 * i + 1];
+        snprintf (values [4 * i], sizeof values [0], "%lld", (long long) policy->limit [w]);
+        snprintf (values [4 * i + 1], sizeof values [0], "%lld", (long long) edge_ratelimit_window_ms (w));
+        snprintf (values [4 * i + 2], sizeof values [0], "%lld", raise ? (long long) floor [w] : 0LL);
+        snprintf (values [4 * i + 3], sizeof values [0], "%lld", raise ? (long long) floor_ms [w] : 1LL);
+        for (int v = 0; v < 4; v++)
+            args [count + 4 * i + v] = values [4 * i + v];
     }
-    redisReply *reply = redisdb_eval (self->db, "take", count, 3 * count, args);
+    redisReply *reply = redisdb_eval (self->db, "take", count, 5 * count, args);
     bool ok = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t) (1 + 2 * count);
     for (size_t i = 0; ok && i < reply->elements; i++)
         ok = reply->element [i]->type == REDIS_REPLY_INTEGER;
@@ -169,6 +186,8 @@ edge_redislimit_take (edge_redislimit_t *self, const char *key,
         if (ttl_ms <= 0)        //  no key yet (-2) or no expiry (-1): a whole window ahead
             ttl_ms = edge_ratelimit_window_ms (w);
         result->limit [w] = policy->limit [w];
+        result->count [w] = counted;
+        result->left_ms [w] = ttl_ms;
         result->remaining [w] = policy->limit [w] > counted ? policy->limit [w] - counted : 0;
         result->reset_s [w] = (ttl_ms + 999) / 1000;
         if (!result->allowed && counted >= policy->limit [w] && result->reset_s [w] > result->retry_after_s)
@@ -229,7 +248,7 @@ s_race (void *args)
     edge_ratelimit_policy_t policy = { { 0, 100, 0, 0 } };
     edge_ratelimit_result_t result;
     for (int i = 0; edge && i < 50; i++)
-        if (edge_redislimit_take (edge, "race", &policy, &result) == 0 && result.allowed)
+        if (edge_redislimit_take (edge, "race", &policy, NULL, NULL, &result) == 0 && result.allowed)
             __atomic_add_fetch (&race->passed, 1, __ATOMIC_SEQ_CST);
     edge_redislimit_destroy (&edge);
     return NULL;
@@ -248,8 +267,8 @@ edge_redislimit_test (bool verbose)
     edge_ratelimit_policy_t policy = { { 0, 3, 0, 5 } };
     edge_ratelimit_result_t result;
     int64_t start = zclock_mono ();
-    assert (edge_redislimit_take (away, "web", &policy, &result) == -1);
-    assert (edge_redislimit_take (away, "web", &policy, &result) == -1);
+    assert (edge_redislimit_take (away, "web", &policy, NULL, NULL, &result) == -1);
+    assert (edge_redislimit_take (away, "web", &policy, NULL, NULL, &result) == -1);
     assert (zclock_mono () - start < 500);
     assert (edge_redislimit_fallbacks (away) == 2);
     edge_redislimit_give_back (away, "web", &policy);
@@ -272,7 +291,7 @@ edge_redislimit_test (bool verbose)
     int passed = 0;
     for (int i = 0; i < 10; i++) {
         edge_redislimit_t *edge = i % 2 ? second : first;
-        assert (edge_redislimit_take (edge, "web", &policy, &result) == 0);
+        assert (edge_redislimit_take (edge, "web", &policy, NULL, NULL, &result) == 0);
         passed += result.allowed;
         if (i == 0) {
             assert (result.allowed && result.tightest == EDGE_RATELIMIT_MINUTE);
@@ -290,21 +309,33 @@ edge_redislimit_test (bool verbose)
     assert (passed == 3);
     //  Give back one: one more passes
     edge_redislimit_give_back (first, "web", &policy);
-    assert (edge_redislimit_take (second, "web", &policy, &result) == 0 && result.allowed);
-    assert (edge_redislimit_take (first, "web", &policy, &result) == 0 && !result.allowed);
+    assert (edge_redislimit_take (second, "web", &policy, NULL, NULL, &result) == 0 && result.allowed);
+    assert (edge_redislimit_take (first, "web", &policy, NULL, NULL, &result) == 0 && !result.allowed);
     //  Another key has its own counters; no limit at all passes
-    assert (edge_redislimit_take (first, "pos", &policy, &result) == 0 && result.allowed);
+    assert (edge_redislimit_take (first, "pos", &policy, NULL, NULL, &result) == 0 && result.allowed);
     edge_ratelimit_policy_t none = { { 0, 0, 0, 0 } };
-    assert (edge_redislimit_take (first, "pos", &none, &result) == 0 && result.allowed);
+    assert (edge_redislimit_take (first, "pos", &none, NULL, NULL, &result) == 0 && result.allowed);
     assert (result.tightest == -1);
     //  The keys expire with their windows
     edge_ratelimit_policy_t burst = { { 2, 0, 0, 0 } };
-    assert (edge_redislimit_take (first, "burst", &burst, &result) == 0 && result.allowed);
-    assert (edge_redislimit_take (second, "burst", &burst, &result) == 0 && result.allowed);
-    assert (edge_redislimit_take (first, "burst", &burst, &result) == 0 && !result.allowed);
+    assert (edge_redislimit_take (first, "burst", &burst, NULL, NULL, &result) == 0 && result.allowed);
+    assert (edge_redislimit_take (second, "burst", &burst, NULL, NULL, &result) == 0 && result.allowed);
+    assert (edge_redislimit_take (first, "burst", &burst, NULL, NULL, &result) == 0 && !result.allowed);
     zclock_sleep (1100);
-    assert (edge_redislimit_take (second, "burst", &burst, &result) == 0 && result.allowed);
+    assert (edge_redislimit_take (second, "burst", &burst, NULL, NULL, &result) == 0 && result.allowed);
     assert (edge_redislimit_fallbacks (first) == 0);
+    //  Floors: what an edge let through alone while Redis was away counts
+    //  when it is back; a floor under the shared count changes nothing
+    edge_ratelimit_policy_t five = { { 0, 5, 0, 0 } };
+    int64_t floor [EDGE_RATELIMIT_WINDOWS] = { 0, 3, 0, 0 };
+    int64_t floor_ms [EDGE_RATELIMIT_WINDOWS] = { 0, 30000, 0, 0 };
+    assert (edge_redislimit_take (first, "outage", &five, floor, floor_ms, &result) == 0 && result.allowed);
+    assert (result.count [EDGE_RATELIMIT_MINUTE] == 4 && result.remaining [EDGE_RATELIMIT_MINUTE] == 1);
+    assert (result.left_ms [EDGE_RATELIMIT_MINUTE] > 29000 && result.left_ms [EDGE_RATELIMIT_MINUTE] <= 30000);
+    floor [EDGE_RATELIMIT_MINUTE] = 2;
+    assert (edge_redislimit_take (second, "outage", &five, floor, floor_ms, &result) == 0 && result.allowed);
+    assert (result.count [EDGE_RATELIMIT_MINUTE] == 5);
+    assert (edge_redislimit_take (first, "outage", &five, NULL, NULL, &result) == 0 && !result.allowed);
 
     //  Exact under concurrency across edges: 8 threads, each an edge with
     //  its own connection, 50 requests each at once, 100 a minute: 100 pass

@@ -15,7 +15,9 @@
     long for a request's counters. When Redis is away or slow, take()
     answers -1 at once (for edge/rate_limit_redis_retry_ms after a
     failure, no new attempt) and the caller counts locally: each edge then
-    enforces the limit on its own until Redis is back.
+    enforces the limit on its own until Redis is back, starting from the
+    counts Redis last gave it (edge_ratelimit_raise), and hands what it let
+    through meanwhile back to Redis with its next call (the floors).
     =========================================================================
 */
 #ifndef COMPTOIR_EDGE_REDISLIMIT_H
@@ -39,8 +41,11 @@ void edge_redislimit_destroy (edge_redislimit_t **self_p);
 //  Count one request of key under policy, if every limited window has
 //  room; fills result as edge_ratelimit_take does. Returns 0, or -1 when
 //  Redis could not answer (result is then untouched: count locally).
-int edge_redislimit_take (edge_redislimit_t *self, const char *key,
-                          const edge_ratelimit_policy_t *policy, edge_ratelimit_result_t *result);
+//  floor and floor_ms (per window, both NULL for none; from
+//  edge_ratelimit_unsynced) raise the shared counts first to what this
+//  edge let through on its own while Redis was away.
+int edge_redislimit_take (edge_redislimit_t *self, const char *key, const edge_ratelimit_policy_t *policy,
+                          const int64_t *floor, const int64_t *floor_ms, edge_ratelimit_result_t *result);
 
 //  Give back a request taken (another limit refused it). Best effort.
 void edge_redislimit_give_back (edge_redislimit_t *self, const char *key,

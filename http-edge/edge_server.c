@@ -902,8 +902,11 @@ s_client_address (edge_request_t *self, char *text, size_t size)
 //  --------------------------------------------------------------------------
 //  Count a request against one limit: in Redis when the counters are
 //  shared (prefix "c:" consumers, "a:" addresses), else, or when Redis
-//  cannot answer in time, here. Returns 0, or -1 when the local table has
-//  no room; *shared tells where it was counted.
+//  cannot answer in time, here. The local table keeps a copy of the shared
+//  counts, so that counting here during an outage starts from them, and
+//  what it let through meanwhile is added to Redis when it answers again.
+//  Returns 0, or -1 when the local table has no room; *shared tells where
+//  it was counted.
 
 static int
 s_limit_take (edge_server_t *self, edge_ratelimit_t *local, const char *kind, const char *key,
@@ -914,8 +917,12 @@ s_limit_take (edge_server_t *self, edge_ratelimit_t *local, const char *kind, co
     if (self->shared_limits) {
         char name [400];
         snprintf (name, sizeof name, "%s:%s", kind, key);
-        if (edge_redislimit_take (self->shared_limits, name, policy, result) == 0) {
+        int64_t floor [EDGE_RATELIMIT_WINDOWS], floor_ms [EDGE_RATELIMIT_WINDOWS];
+        bool unsynced = edge_ratelimit_unsynced (local, key, now, floor, floor_ms);
+        if (edge_redislimit_take (self->shared_limits, name, policy, unsynced ? floor : NULL,
+                                  unsynced ? floor_ms : NULL, result) == 0) {
             *shared = true;
+            edge_ratelimit_raise (local, key, result, now);     //  a full table only loses the copy
             return 0;
         }
         metrics_counter_add (self->metrics, "comptoir_edge_rate_limit_local_fallbacks_total", NULL, 1);
@@ -966,8 +973,7 @@ s_rate_check (edge_request_t *self)
                 snprintf (name, sizeof name, "c:%s", self->consumer);
                 edge_redislimit_give_back (server->shared_limits, name, policy);
             }
-            else
-                edge_ratelimit_give_back (server->limits, self->consumer, now);
+            edge_ratelimit_give_back (server->limits, self->consumer, now);
             refused_by = "address";
             if (by_address.tightest >= 0)
                 self->rate = by_address;

@@ -124,3 +124,52 @@ class Suite:
             sys.stdout.flush()
         print("%d passed, %d failed" % (passed, failed))
         sys.exit(1 if failed else 0)
+
+
+#  --------------------------------------------------------------------------
+#  Helpers for the order tests: staff and customer tokens, the test cluster's
+#  databases through psql.
+
+def demo_accounts():
+    """[(role, login, password, store_id)] from the demo accounts the test
+    environment made."""
+    path = os.path.join(os.environ.get("COMPTOIR_TEST_VAR", "var/test"), "demo-accounts.txt")
+    with open(path, encoding="utf-8") as accounts:
+        return [tuple(line.split()) for line in accounts if len(line.split()) == 4]
+
+
+def staff_headers(edge, role="admin"):
+    """The Authorization header of the first demo staff account with role."""
+    for account_role, login, password, _ in demo_accounts():
+        if account_role == role:
+            response = edge.request("POST", "/api/v1/auth/staff/login",
+                                    body={"username": login, "password": password})
+            assert response.status == 200, response
+            return {"Authorization": "Bearer " + response.json()["token"]}
+    raise AssertionError("no demo account with role " + role)
+
+
+def new_customer(edge, prefix="test", password="correct-horse-9"):
+    """Register a fresh customer and log in: (customer, Authorization header)."""
+    email = "%s.%s@example.com" % (prefix, os.urandom(6).hex())
+    response = edge.request("POST", "/api/v1/auth/register",
+                            body={"email": email, "password": password,
+                                  "first_name": "Test", "last_name": "Client"})
+    assert response.status == 201, response
+    response = edge.request("POST", "/api/v1/auth/login", body={"email": email, "password": password})
+    assert response.status == 200, response
+    body = response.json()
+    return body["customer"], {"Authorization": "Bearer " + body["token"]}
+
+
+def sql(context, query):
+    """Rows of one query on comptoir_<context> in the test cluster, each a
+    list of text fields (psql -At). Needs COMPTOIR_TEST_PG_ADMIN."""
+    import subprocess
+    conninfo = os.environ["COMPTOIR_TEST_PG_ADMIN"].replace("dbname=postgres",
+                                                           "dbname=comptoir_" + context)
+    out = subprocess.run(["psql", conninfo, "-X", "-v", "ON_ERROR_STOP=1", "-Atc", query],
+                         capture_output=True, text=True, timeout=30, check=False)
+    if out.returncode != 0:
+        raise AssertionError("psql on %s failed: %s" % (context, out.stderr.strip()))
+    return [line.split("|") for line in out.stdout.splitlines()]

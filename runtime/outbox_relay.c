@@ -27,6 +27,12 @@
       prev) again, which subscribers skip as duplicates.
     - pg_try_advisory_xact_lock guards the batch too, so two relays on one
       database never interleave; the second one simply waits its turn.
+    - The LOCK waits at most RELAY_LOCK_WAIT (lock_timeout), then the batch
+      is put off to the next tick. While a LOCK request waits, every writer
+      of the outbox (every stock or order change) queues behind it, and
+      the one holding the table may be autovacuum, which PostgreSQL only
+      cancels after deadlock_timeout (1 s): long enough for the broker to
+      take the waiting workers for dead. Seen in the order chaos test.
     - Replays are answered from published rows only: the published rows are
       always a prefix (in seq order) of the committed ones.
     - With a keys folder both sockets are CURVE servers (key
@@ -48,6 +54,7 @@
 
 #define RELAY_BATCH       500
 #define RELAY_LOCK_KEY    "7302047301"          //  the outbox relay's advisory lock
+#define RELAY_LOCK_WAIT   "50ms"                //  longest wait for the outbox's lock
 
 typedef struct {
     const char *conninfo;
@@ -65,6 +72,7 @@ typedef struct {
     zcert_t *cert;
     char *context;
     int published;              //  in the current batch
+    uint64_t lock_waits;        //  batches put off: the outbox was locked by another
 } s_relay_t;
 
 //  --------------------------------------------------------------------------
@@ -84,8 +92,19 @@ s_relay_batch (pgdb_t *db, void *arg)
         return -1;
     if (!mine)
         return 1;               //  another relay is at work: roll back, try later
-    if (pgdb_run (db, "LOCK TABLE outbox IN EXCLUSIVE MODE"))
+    //  Writers queue behind a waiting LOCK: never wait long for it.
+    if (pgdb_run (db, "SET LOCAL lock_timeout = '" RELAY_LOCK_WAIT "'"))
         return -1;
+    if (pgdb_run (db, "LOCK TABLE outbox IN EXCLUSIVE MODE")) {
+        if (streq (pgdb_sqlstate (db), "55P03")) {
+            self->lock_waits++;
+            if ((self->lock_waits & (self->lock_waits - 1)) == 0)     //  1, 2, 4, 8... times
+                log_info (NULL, "relay: %s: the outbox was locked by another session, batch put off "
+                          "(%" PRIu64 " times so far)", self->context, self->lock_waits);
+            return 1;           //  someone holds the table (autovacuum): next tick
+        }
+        return -1;
+    }
     result = pgdb_exec (db, "relay_prev",
                         "SELECT COALESCE (max (seq), 0) FROM outbox WHERE published_at IS NOT NULL",
                         0, NULL);

@@ -55,6 +55,7 @@
 #define RELAY_BATCH       500
 #define RELAY_LOCK_KEY    "7302047301"          //  the outbox relay's advisory lock
 #define RELAY_LOCK_WAIT   "50ms"                //  longest wait for the outbox's lock
+#define RELAY_INTERVAL_MS_DEFAULT 100           //  <context>/relay_ms
 
 typedef struct {
     const char *conninfo;
@@ -296,4 +297,34 @@ outbox_relay_new (const char *conninfo, const char *context, const char *publish
     s_relay_args_t args = { conninfo, context, publish_endpoint, replay_endpoint, interval_ms,
                             keys_dir && *keys_dir ? keys_dir : NULL };
     return actor_new ("outbox-relay", s_relay_init, NULL, s_relay_destroy, &args);
+}
+
+//  --------------------------------------------------------------------------
+
+actor_t *
+outbox_relay_start (settings_t *settings, const char *context, const char *conninfo)
+{
+    assert (settings);
+    assert (context);
+    char path [96];
+    snprintf (path, sizeof path, "%s/events_publish", context);
+    const char *publish = settings_get (settings, path, "");
+    snprintf (path, sizeof path, "%s/events_replay", context);
+    const char *replay = settings_get (settings, path, "");
+    if (!publish || !*publish || !replay || !*replay) {
+        log_info (NULL, "%s: no events_publish / events_replay: events wait in the outbox", context);
+        return NULL;
+    }
+    snprintf (path, sizeof path, "%s/relay_ms", context);
+    int64_t interval = settings_get_int (settings, path, RELAY_INTERVAL_MS_DEFAULT);
+    if (interval < 10 || interval > 60000) {
+        log_warn (NULL, "%s: relay_ms must be 10..60000; using %d", context, RELAY_INTERVAL_MS_DEFAULT);
+        interval = RELAY_INTERVAL_MS_DEFAULT;
+    }
+    actor_t *relay = outbox_relay_new (conninfo, context, publish, replay, interval,
+                                       settings_get (settings, "keys/dir", "var/keys"));
+    if (!relay)
+        log_warn (NULL, "%s: the outbox relay did not start on %s / %s; events wait in the outbox",
+                  context, publish, replay);
+    return relay;
 }

@@ -10,6 +10,7 @@
 #define COMPTOIR_OUTBOX_RELAY_H
 
 #include "actor.h"
+#include "settings.h"
 
 //  Start a relay for context's outbox (the `outbox` table of conninfo's
 //  database): every interval_ms it publishes unpublished rows in seq order
@@ -20,5 +21,11 @@
 //  <keys_dir>/allowed/.
 actor_t *outbox_relay_new (const char *conninfo, const char *context, const char *publish_endpoint,
                            const char *replay_endpoint, int64_t interval_ms, const char *keys_dir);
+
+//  The relay of a context as its settings say: <context>/events_publish,
+//  <context>/events_replay, <context>/relay_ms (default 100) and keys/dir.
+//  NULL, with a log line, when they are not set or it cannot start: the
+//  events then wait in the outbox, and the context serves anyway.
+actor_t *outbox_relay_start (settings_t *settings, const char *context, const char *conninfo);
 
 #endif

@@ -32,7 +32,6 @@
 
 
 #define INVENTORY_SWEEP_MS_DEFAULT  1000
-#define INVENTORY_RELAY_MS_DEFAULT  100
 
 static const contextnode_verb_t s_verbs [] = {
     { "location.list", location_list },
@@ -162,18 +161,8 @@ s_make_state (settings_t *settings, int instance, int actor)
     //  The outbox relay: one per system (instance 1; its advisory lock keeps
     //  two relays on one database from interleaving). Not starting it only
     //  delays events, which wait in the outbox: the worker serves anyway.
-    const char *publish = settings_get (settings, "inventory/events_publish", "");
-    const char *replay = settings_get (settings, "inventory/events_replay", "");
-    if (ready && actor == 1 && instance == 1 && publish && *publish && replay && *replay) {
-        int64_t relay_ms = settings_get_int (settings, "inventory/relay_ms", INVENTORY_RELAY_MS_DEFAULT);
-        if (relay_ms < 10 || relay_ms > 60000)
-            relay_ms = INVENTORY_RELAY_MS_DEFAULT;
-        self->relay = outbox_relay_new (conninfo, "inventory", publish, replay, relay_ms,
-                                        settings_get (settings, "keys/dir", "var/keys"));
-        if (!self->relay)
-            log_warn (NULL, "inventory: the outbox relay did not start on %s / %s; events wait in the outbox",
-                      publish, replay);
-    }
+    if (ready && actor == 1 && instance == 1)
+        self->relay = outbox_relay_start (settings, "inventory", conninfo);
     if (!ready) {
         log_error (NULL, "inventory: actor %d.%d cannot start: %s %s", instance, actor,
                    self->db ? pgdb_sqlstate (self->db) : "", self->db ? pgdb_error (self->db) : "");

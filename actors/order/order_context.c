@@ -40,8 +40,6 @@
 #include <string.h>
 
 
-#define ORDER_RELAY_MS_DEFAULT 100
-
 static const contextnode_verb_t s_verbs [] = {
     { "order.checkout", order_checkout },
     { "order.get", order_get },
@@ -183,20 +181,8 @@ s_make_state (settings_t *settings, int instance, int actor)
         if (!self->recovery)
             log_warn (NULL, "order: the recovery sweep cannot start: unfinished checkouts wait for a restart");
     }
-    const char *publish = settings_get (settings, "order/events_publish", "");
-    const char *replay = settings_get (settings, "order/events_replay", "");
-    if (ready && actor == 1 && instance == 1 && publish && *publish && replay && *replay) {
-        int64_t relay_ms = settings_get_int (settings, "order/relay_ms", ORDER_RELAY_MS_DEFAULT);
-        if (relay_ms < 10 || relay_ms > 60000) {
-            log_warn (NULL, "order: relay_ms must be 10..60000; using %d", ORDER_RELAY_MS_DEFAULT);
-            relay_ms = ORDER_RELAY_MS_DEFAULT;
-        }
-        self->relay = outbox_relay_new (conninfo, "order", publish, replay, relay_ms,
-                                        settings_get (settings, "keys/dir", "var/keys"));
-        if (!self->relay)
-            log_warn (NULL, "order: the outbox relay did not start on %s / %s; events wait in the outbox",
-                      publish, replay);
-    }
+    if (ready && actor == 1 && instance == 1)
+        self->relay = outbox_relay_start (settings, "order", conninfo);
     if (!ready) {
         log_error (NULL, "order: actor %d.%d cannot start: %s %s", instance, actor,
                    self->db ? pgdb_sqlstate (self->db) : "", self->db ? pgdb_error (self->db) : "");

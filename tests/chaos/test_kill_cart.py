@@ -31,42 +31,18 @@ import time
 import urllib.parse
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chaoslib import RESULTS, alive, read_status, report, workers  # noqa: E402,F401
+
 DURATION = float(os.environ.get("COMPTOIR_CHAOS_SECONDS", "60"))
 KILL_EVERY = 2.0
 THREADS = 6
 RATE = 300
 CARTS_PER_THREAD = 4
 
-RESULTS = []
-
-
-def report(name, ok, detail=""):
-    RESULTS.append(ok)
-    print(("PASS: " if ok else "FAIL: ") + name + (" (" + detail + ")" if detail else ""),
-          flush=True)
-
-
-def read_status(path):
-    """{name: (pid, restarts)} from the supervisor's status file."""
-    children = {}
-    with open(path, encoding="utf-8") as status:
-        for line in status:
-            parts = line.split()
-            if len(parts) >= 3:
-                children[parts[0]] = (int(parts[1]), int(parts[2]))
-    return children
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid, encoding="utf-8") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
 
 def cart_workers(path):
-    return {name: value for name, value in read_status(path).items() if name.startswith("cart-")}
+    return workers(path, "cart-")
 
 
 class Client:

@@ -39,6 +39,9 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from client import Edge, new_customer, sql, staff_headers  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chaoslib import RESULTS, alive, read_status, report, workers  # noqa: E402,F401
+
 DURATION = float(os.environ.get("COMPTOIR_CHAOS_SECONDS", "25"))
 KILL_EVERY = 3.0
 THREADS = 6
@@ -52,36 +55,9 @@ FINAL = {201, 402, (409, "out_of_stock")}
 ADDRESS = {"full_name": "Chaos Client", "line1": "1 rue Sainte-Catherine", "city": "Montréal",
            "province": "QC", "postal_code": "H2X 1Y4", "country": "CA"}
 
-RESULTS = []
-
-
-def report(name, ok, detail=""):
-    RESULTS.append(ok)
-    print(("PASS: " if ok else "FAIL: ") + name + (" (" + detail + ")" if detail else ""),
-          flush=True)
-
-
-def read_status(path):
-    """{name: (pid, restarts)} from the supervisor's status file."""
-    children = {}
-    with open(path, encoding="utf-8") as status:
-        for line in status:
-            parts = line.split()
-            if len(parts) >= 3:
-                children[parts[0]] = (int(parts[1]), int(parts[2]))
-    return children
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid, encoding="utf-8") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
 
 def order_workers(path):
-    return {name: value for name, value in read_status(path).items() if name.startswith("order-")}
+    return workers(path, "order-")
 
 
 def error_code(response):

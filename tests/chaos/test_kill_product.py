@@ -22,42 +22,16 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chaoslib import RESULTS, alive, read_status, report, workers  # noqa: E402,F401
+
 DURATION = float(os.environ.get("COMPTOIR_CHAOS_SECONDS", "20"))
 KILL_EVERY = 2.0
 THREADS = 6
 
-RESULTS = []
-
-
-def report(name, ok, detail=""):
-    RESULTS.append(ok)
-    print(("PASS: " if ok else "FAIL: ") + name + (" (" + detail + ")" if detail else ""),
-          flush=True)
-
-
-def read_status(path):
-    """{name: (pid, restarts)} from the supervisor's status file."""
-    children = {}
-    with open(path, encoding="utf-8") as status:
-        for line in status:
-            parts = line.split()
-            if len(parts) >= 3:
-                children[parts[0]] = (int(parts[1]), int(parts[2]))
-    return children
-
-
-def alive(pid):
-    """True when pid is a running process (not gone, not a zombie)."""
-    try:
-        with open("/proc/%d/stat" % pid, encoding="utf-8") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
 
 def product_workers(path):
-    return {name: value for name, value in read_status(path).items()
-            if name.startswith("product-")}
+    return workers(path, "product-")
 
 
 class Client:

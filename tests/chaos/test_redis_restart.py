@@ -32,6 +32,9 @@ import threading
 import time
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chaoslib import RESULTS, report  # noqa: E402
+
 THREADS = 4
 CARTS_PER_THREAD = 3
 WARMUP = 4.0
@@ -41,13 +44,6 @@ FAST_MS = 1000
 RECOVER_S = 5.0
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-RESULTS = []
-
-
-def report(name, ok, detail=""):
-    RESULTS.append(ok)
-    print(("PASS: " if ok else "FAIL: ") + name + (" (" + detail + ")" if detail else ""),
-          flush=True)
 
 
 class Client:

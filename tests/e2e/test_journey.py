@@ -13,34 +13,17 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import Edge, Suite, assert_error  # noqa: E402
+from client import Edge, Suite, assert_error, new_customer, staff_headers  # noqa: E402
 
 SUITE = Suite()
-PASSWORD = "correct-horse-9"
 
 
 def customer(edge):
-    email = "journey.%s@example.com" % uuid.uuid4().hex[:12]
-    response = edge.request("POST", "/api/v1/auth/register",
-                            body={"email": email, "password": PASSWORD,
-                                  "first_name": "Jeanne", "last_name": "Voyage"})
-    assert response.status == 201, response
-    response = edge.request("POST", "/api/v1/auth/login", body={"email": email, "password": PASSWORD})
-    assert response.status == 200, response
-    return {"Authorization": "Bearer " + response.json()["token"]}
+    return new_customer(edge, "journey")[1]
 
 
 def manager(edge):
-    path = os.path.join(os.environ.get("COMPTOIR_TEST_VAR", "var/test"), "demo-accounts.txt")
-    with open(path, encoding="utf-8") as accounts:
-        for line in accounts:
-            role, login, password, _ = line.split()
-            if role == "admin":
-                response = edge.request("POST", "/api/v1/auth/staff/login",
-                                        body={"username": login, "password": password})
-                assert response.status == 200, response
-                return {"Authorization": "Bearer " + response.json()["token"]}
-    raise AssertionError("no admin in " + path)
+    return staff_headers(edge, "admin")
 
 
 def web_stock(edge, staff, product_id):

@@ -1,23 +1,44 @@
 #!/usr/bin/env bash
 #   Comptoir - benchmarks (not part of check.sh). Loopback only.
 #
-#   usage: bench/run.sh [http|mdp|all] [--seconds N] [--no-cache]
+#   usage: bench/run.sh [http|mdp|checkout|cart|all] [--seconds N] [--no-cache]
+#                       [--connections N] [--carts N] [--pgbench-scale N]
 #
-#   http  nginx (one worker) answering a fixed product-sized JSON body, then
-#         the edge's GET /api/v1/products/{id} (through the broker to a
-#         product worker and PostgreSQL), each with `wrk -t2 -c64 --latency`;
-#         prints requests/s, p50 and p99 and the edge/nginx ratio. The
-#         edge's response cache is on as configured (routes.cfg gives the
-#         product route a TTL of 1 s: nearly every request is a hit);
-#         --no-cache turns the cache off (edge/cache = 0 in the test
-#         configuration, then the edge is restarted by its supervisor) so
-#         that every request goes to PostgreSQL and back.
-#   mdp   bench/mdp_bench.c: a raw ROUTER/DEALER echo against the same echo
-#         through comptoir-broker and N workers, with CURVE on and off, the
-#         same number of requests in flight; prints the ratios.
+#   http      nginx (one worker) answering a fixed product-sized JSON body,
+#             then the edge's GET /api/v1/products/{id} (through the broker
+#             to a product worker and PostgreSQL), each with `wrk -t2 -c64
+#             --latency`; prints requests/s, p50 and p99 and the edge/nginx
+#             ratio. The edge's response cache is on as configured
+#             (routes.cfg gives the product route a TTL of 1 s: nearly every
+#             request is a hit); --no-cache turns the cache off (edge/cache = 0
+#             in the test configuration, then the edge is restarted by its
+#             supervisor) so that every request goes to PostgreSQL and back.
+#   mdp       bench/mdp_bench.c: a raw ROUTER/DEALER echo against the same
+#             echo through comptoir-broker and N workers, with CURVE on and
+#             off, the same number of requests in flight; prints the ratios.
+#   checkout  POST /api/v1/checkout with wrk (bench/checkout.lua): 32
+#             connections (--connections), as many customers, one prepared
+#             guest cart (one unit of a product given a large stock at web)
+#             per request, a fresh Idempotency-Key, tok_visa; only 201s
+#             count. Then, on the same PostgreSQL cluster, `pgbench -i -s 32`
+#             (--pgbench-scale) on a scratch database and `pgbench -c 32 -j 2
+#             -T <same seconds>` (TPC-B-like). Prints checkouts/s and their
+#             p95, pgbench's tps, the ratio, the targets of issue 4 (>= 0.25x,
+#             p95 <= 25 ms), the stock check and the CPU each process used per
+#             checkout (bench/cpu.py). Default 20 s each; --carts prepared
+#             carts (default 300 for each second).
+#   cart      POST /api/v1/carts/{id}/items (one unit of a priced product)
+#             with wrk (bench/cart.lua), 32 connections, over 512 prepared
+#             carts (--carts): once with the configured 3 cart workers, once
+#             with cart/instances=1, each in a test environment started for
+#             it (so none may be running in this slot). Prints adds/s, the
+#             percentiles, the ratio, and checks that the carts' quantities
+#             add up to the 2xx answers counted. Default 20 s each.
 #
-#   Uses the test environment (scripts/testenv.sh), started here when it is
-#   not running and stopped again afterwards. Results: var/bench/.
+#   Uses the test environment (scripts/testenv.sh) of the slot given by
+#   COMPTOIR_TEST_VAR_DIR and COMPTOIR_TEST_PORT_OFFSET (default var/test
+#   and 0), started here when it is not running and stopped again
+#   afterwards. Results: var/bench/ (var/bench-<offset>/ in another slot).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$ROOT" || exit 1
@@ -25,23 +46,37 @@ cd "$ROOT" || exit 1
 . scripts/deps.sh
 
 WHAT=all
-SECONDS_EACH=10
+SECONDS_EACH=
 NO_CACHE=
+CONNECTIONS=32
+CARTS=
+PGBENCH_SCALE=32
 while [ $# -gt 0 ]; do
     case $1 in
-        http|mdp|all) WHAT=$1 ;;
+        http|mdp|checkout|cart|all) WHAT=$1 ;;
         --seconds) SECONDS_EACH=${2:?}; shift ;;
         --no-cache) NO_CACHE=1 ;;
+        --connections) CONNECTIONS=${2:?}; shift ;;
+        --carts) CARTS=${2:?}; shift ;;
+        --pgbench-scale) PGBENCH_SCALE=${2:?}; shift ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^#/, ""); if (substr($0, 1, 3) == "   ") $0 = substr($0, 4); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
 done
 
+#   The slot: the same variables scripts/testenv.sh reads.
+T=${COMPTOIR_TEST_VAR_DIR:-var/test}
+OFFSET=${COMPTOIR_TEST_PORT_OFFSET:-0}
+export COMPTOIR_TEST_VAR_DIR=$T COMPTOIR_TEST_PORT_OFFSET=$OFFSET
+EDGE_PORT=$((18080 + OFFSET))
+
 B=var/bench
-NGINX_PORT=18090
+if [ "$OFFSET" != 0 ]; then B=var/bench-$OFFSET; fi
+NGINX_PORT=$((18090 + OFFSET))
 mkdir -p "$B"
 deps_install $COMPTOIR_DEPS_RUN $COMPTOIR_DEPS_BENCH || exit 1
+PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | tail -1)
 if [ ! -x launcher/comptoir ]; then
     echo "bench: build first (./run.sh or make -j2)" >&2
     exit 1
@@ -76,9 +111,13 @@ wrk_run () {
         "${errors:+errors: $errors}" | tee "$B/$name.txt"
 }
 
+env_running () {
+    [ -f "$T/env.sh" ] && curl -sf -o /dev/null "http://127.0.0.1:$EDGE_PORT/ready"
+}
+
 ensure_env () {
-    if [ ! -f var/test/env.sh ] || ! curl -sf -o /dev/null http://127.0.0.1:18080/ready; then
-        echo "bench: starting the test environment" >&2
+    if ! env_running; then
+        echo "bench: starting the test environment ($T, port offset $OFFSET)" >&2
         scripts/testenv.sh start || exit 1
         STARTED_ENV=1
     elif [ -n "$NO_CACHE" ]; then
@@ -87,7 +126,7 @@ ensure_env () {
         exit 1
     fi
     # shellcheck source=/dev/null
-    . var/test/env.sh
+    . "$T/env.sh"
     if [ -n "$NO_CACHE" ]; then
         no_cache || exit 1
     fi
@@ -117,6 +156,7 @@ no_cache () {
 }
 
 bench_http () {
+    SECONDS_EACH=${SECONDS_EACH:-10}
     ensure_env
     local id body
     id=$(curl -sf -H "X-API-Key: $COMPTOIR_TEST_API_KEY" "$COMPTOIR_TEST_EDGE/api/v1/products?per_page=1" \
@@ -188,11 +228,218 @@ bench_mdp () {
         broker/mdp_broker.c runtime/libcomptoir.a \
         $(pkg-config --cflags --libs libczmq libzmq msgpack jansson libsodium libpq hiredis) \
         -lm -o "$B/mdp_bench" || return 1
-    "$B/mdp_bench" --broker broker/comptoir-broker --dir "$B/mdp" --seconds "$SECONDS_EACH"
+    "$B/mdp_bench" --broker broker/comptoir-broker --dir "$B/mdp" --seconds "${SECONDS_EACH:-10}"
+}
+
+#   result_field FILE NAME : the value of NAME=... on the RESULT line of FILE.
+result_field () {
+    awk -v name="$2" '/^RESULT / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) print kv[2] } }' "$1"
+}
+
+#   env_roots : the supervisor (every context, broker, edge), PostgreSQL's
+#   postmaster and Redis of this slot, for bench/cpu.py.
+env_roots () {
+    local file
+    for file in "$T/run/comptoir.pid" "$T/pg/data/postmaster.pid" "$T/redis/redis.pid"; do
+        [ -f "$file" ] && head -1 "$file"
+    done
+}
+
+#   pg_db DBNAME : the test cluster's conninfo for another database.
+pg_db () {
+    printf '%s\n' "${COMPTOIR_TEST_PG_ADMIN/dbname=postgres/dbname=$1}"
+}
+
+bench_checkout () {
+    local seconds=${SECONDS_EACH:-20} dir=$B/checkout
+    local carts=${CARTS:-$((seconds * 300))}
+    if [ -z "$PGBENCH" ]; then
+        echo "bench: pgbench not found (postgresql-client-15 ships it)" >&2
+        return 1
+    fi
+    ensure_env
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "checkout: preparing $carts carts and $CONNECTIONS customers" >&2
+    local t0=$SECONDS
+    python3 bench/prepare.py checkout "$dir" "$carts" "$CONNECTIONS" || return 1
+    echo "checkout: prepared in $((SECONDS - t0)) s" >&2
+    local product price web stock_before
+    read -r product price _ stock_before <"$dir/product.txt"
+
+    # shellcheck disable=SC2046
+    python3 bench/cpu.py snap "$dir/cpu.before" $(env_roots)
+    #   top's second frame: the CPU share of each process over one second.
+    (sleep $((seconds / 2)); top -b -n2 -d1 -w 160 | awk '/^top -/ { n++ } n == 2' | head -30 \
+        >"$dir/top.txt") &
+    local top_pid=$!
+    local TIMEFORMAT='%U %S'
+    { time BENCH_DIR=$dir BENCH_THREADS=2 BENCH_RUN="bench-$$-$(date +%s)" \
+        wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --timeout 10s --latency -s bench/checkout.lua \
+        "$COMPTOIR_TEST_EDGE/api/v1/checkout" >"$dir/wrk.txt" 2>"$dir/wrk.err"; } 2>"$dir/wrk.time"
+    # shellcheck disable=SC2046
+    python3 bench/cpu.py snap "$dir/cpu.after" $(env_roots)
+    wait "$top_pid" 2>/dev/null
+    if ! grep -q '^RESULT ' "$dir/wrk.txt"; then
+        echo "bench: wrk gave no result" >&2
+        cat "$dir/wrk.txt" "$dir/wrk.err" >&2
+        return 1
+    fi
+    local ok other exhausted wsec p50 p95 p99 statuses
+    ok=$(result_field "$dir/wrk.txt" ok)
+    other=$(result_field "$dir/wrk.txt" other)
+    exhausted=$(result_field "$dir/wrk.txt" exhausted)
+    wsec=$(result_field "$dir/wrk.txt" seconds)
+    p50=$(result_field "$dir/wrk.txt" p50_ms)
+    p95=$(result_field "$dir/wrk.txt" p95_ms)
+    p99=$(result_field "$dir/wrk.txt" p99_ms)
+    statuses=$(result_field "$dir/wrk.txt" statuses)
+    python3 bench/cpu.py diff "$dir/cpu.before" "$dir/cpu.after" "$ok" >"$dir/cpu.txt"
+    #   Requests wrk had in flight when it stopped still finish on the
+    #   server: the stock may drop by up to --connections more than the 201s.
+    sleep 1
+    local stock_after
+    stock_after=$(python3 bench/prepare.py checkout-verify "$dir")
+
+    #   The reference: TPC-B-like pgbench on the same cluster, same length.
+    local scratch=bench_pgbench
+    psql "$COMPTOIR_TEST_PG_ADMIN" -qc "DROP DATABASE IF EXISTS $scratch" -c "CREATE DATABASE $scratch" \
+        >/dev/null || return 1
+    echo "checkout: pgbench -i -s $PGBENCH_SCALE" >&2
+    "$PGBENCH" -i -q -s "$PGBENCH_SCALE" "$(pg_db $scratch)" >"$dir/pgbench-init.txt" 2>&1 || {
+        cat "$dir/pgbench-init.txt" >&2; return 1; }
+    # shellcheck disable=SC2046
+    python3 bench/cpu.py snap "$dir/cpu-pgbench.before" $(env_roots)
+    "$PGBENCH" -c "$CONNECTIONS" -j 2 -T "$seconds" "$(pg_db $scratch)" >"$dir/pgbench.txt" 2>&1
+    # shellcheck disable=SC2046
+    python3 bench/cpu.py snap "$dir/cpu-pgbench.after" $(env_roots)
+    psql "$COMPTOIR_TEST_PG_ADMIN" -qc "DROP DATABASE IF EXISTS $scratch" >/dev/null
+    local tps pg_lat pg_tx
+    tps=$(awk '/^tps = / {print $3; exit}' "$dir/pgbench.txt")
+    pg_lat=$(awk '/^latency average/ {print $4}' "$dir/pgbench.txt")
+    pg_tx=$(awk '/number of transactions actually processed/ {split($NF, a, "/"); print a[1]}' "$dir/pgbench.txt")
+    python3 bench/cpu.py diff "$dir/cpu-pgbench.before" "$dir/cpu-pgbench.after" "${pg_tx:-0}" \
+        >"$dir/cpu-pgbench.txt"
+
+    python3 - "$ok" "$other" "$exhausted" "$wsec" "$p50" "$p95" "$p99" "${statuses:-}" "${tps:-0}" \
+        "${pg_lat:-?}" "$stock_before" "$stock_after" "$CONNECTIONS" "$seconds" "$PGBENCH_SCALE" \
+        "$(cat "$dir/wrk.time")" <<'EOF' | tee "$dir/summary.txt"
+import sys
+(ok, other, exhausted, wsec, p50, p95, p99, statuses, tps, pg_lat, before, after, conns,
+ seconds, scale, wrk_cpu) = sys.argv[1:]
+ok, other, exhausted = int(ok), int(other), int(exhausted)
+wsec, p95, tps = float(wsec), float(p95), float(tps)
+rate = ok / wsec if wsec else 0.0
+drop = int(before) - int(after)
+print("checkout: %d x 201 in %.1f s = %.1f checkouts/s; p50 %s ms, p95 %.1f ms, p99 %s ms"
+      % (ok, wsec, rate, p50, p95, p99))
+print("          non-201: %d%s%s" % (other, " (" + statuses + ")" if statuses else "",
+      "; carts ran out" if exhausted else ""))
+print("          web stock dropped by %d (201s %d; up to %s more were in flight at the end)"
+      % (drop, ok, conns))
+print("          wrk's own CPU: %s s user+sys" % " + ".join(wrk_cpu.split()))
+print("pgbench:  TPC-B-like, scale %s, -c %s -j 2 -T %s: %.1f tps, latency average %s ms"
+      % (scale, conns, seconds, tps, pg_lat))
+ratio = rate / tps if tps else 0.0
+invalid = exhausted or other > 0.01 * (ok + other) or not (ok <= drop <= ok + int(conns))
+print("ratio checkouts/s / pgbench tps: %.3f (target >= 0.25: %s); p95 %.1f ms (target <= 25 ms: %s)%s"
+      % (ratio, "met" if ratio >= 0.25 else "not met", p95, "met" if p95 <= 25 else "not met",
+         "; RUN INVALID (non-201 over 1 %, carts ran out or stock mismatch)" if invalid else ""))
+EOF
+    echo "CPU per checkout (bench/cpu.py, $dir/cpu.txt):"
+    cat "$dir/cpu.txt"
+    echo "CPU per pgbench transaction ($dir/cpu-pgbench.txt):"
+    cat "$dir/cpu-pgbench.txt"
+}
+
+#   cart_round LABEL SETTINGS : one environment with SETTINGS, prepared
+#   carts, the wrk load; prints one line, leaves $B/cart-LABEL/.
+cart_round () {
+    local label=$1 settings=$2 seconds=${SECONDS_EACH:-20} dir=$B/cart-$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "cart: starting the test environment with '${settings:-defaults}'" >&2
+    COMPTOIR_TEST_SETTINGS=$settings scripts/testenv.sh start >"$dir/testenv.log" 2>&1 || {
+        tail -5 "$dir/testenv.log" >&2; return 1; }
+    STARTED_ENV=1
+    # shellcheck source=/dev/null
+    . "$T/env.sh"
+    local workers
+    workers=$(grep -c '^cart-' "$COMPTOIR_TEST_SUPERVISOR_STATUS")
+    python3 bench/prepare.py cart "$dir" "${CARTS:-512}" || return 1
+    local product price
+    read -r product price <"$dir/product.txt"
+    # shellcheck disable=SC2046
+    python3 bench/cpu.py snap "$dir/cpu.before" $(env_roots)
+    BENCH_DIR=$dir BENCH_THREADS=2 BENCH_PRODUCT=$product \
+        wrk -t2 -c"$CONNECTIONS" -d"${seconds}s" --timeout 10s --latency -s bench/cart.lua \
+        "$COMPTOIR_TEST_EDGE/api/v1/carts" >"$dir/wrk.txt" 2>"$dir/wrk.err"
+    # shellcheck disable=SC2046
+    python3 bench/cpu.py snap "$dir/cpu.after" $(env_roots)
+    sleep 1
+    local ok other wsec p50 p95 p99 statuses sum max
+    ok=$(result_field "$dir/wrk.txt" ok)
+    other=$(result_field "$dir/wrk.txt" other)
+    wsec=$(result_field "$dir/wrk.txt" seconds)
+    p50=$(result_field "$dir/wrk.txt" p50_ms)
+    p95=$(result_field "$dir/wrk.txt" p95_ms)
+    p99=$(result_field "$dir/wrk.txt" p99_ms)
+    statuses=$(result_field "$dir/wrk.txt" statuses)
+    if [ -z "$ok" ]; then
+        echo "bench: wrk gave no result" >&2
+        cat "$dir/wrk.txt" "$dir/wrk.err" >&2
+        return 1
+    fi
+    python3 bench/cpu.py diff "$dir/cpu.before" "$dir/cpu.after" "$ok" >"$dir/cpu.txt"
+    read -r sum max < <(python3 bench/prepare.py cart-verify "$dir")
+    python3 - "$label" "$workers" "$ok" "$other" "$wsec" "$p50" "$p95" "$p99" "${statuses:-}" \
+        "$sum" "$max" "$CONNECTIONS" <<'EOF' | tee "$dir/summary.txt"
+import sys
+label, workers, ok, other, wsec, p50, p95, p99, statuses, total, most, conns = sys.argv[1:]
+ok, other, total, wsec = int(ok), int(other), int(total), float(wsec)
+extra = total - ok
+print("cart %-6s %s cart workers: %d x 2xx in %.1f s = %.1f adds/s; p50 %s ms, p95 %s ms, p99 %s ms;"
+      " non-2xx %d%s" % (label, workers, ok, wsec, ok / wsec if wsec else 0, p50, p95, p99, other,
+                         " (" + statuses + ")" if statuses else ""))
+print("            quantities in the carts: %d = 2xx counted %+d (0 to +%s expected: requests in flight"
+      " when wrk stopped); largest line %s of 999: %s"
+      % (total, extra, conns, most, "consistent" if 0 <= extra <= int(conns) else "MISMATCH"))
+EOF
+    echo "CPU per add ($dir/cpu.txt):"
+    cat "$dir/cpu.txt"
+    scripts/testenv.sh stop >/dev/null 2>&1
+    STARTED_ENV=
+}
+
+bench_cart () {
+    if env_running; then
+        echo "bench: cart starts the test environment twice with its own settings;" \
+             "stop the running one first (scripts/testenv.sh stop)" >&2
+        return 1
+    fi
+    cart_round three "${COMPTOIR_TEST_SETTINGS:-}" || return 1
+    cart_round one "${COMPTOIR_TEST_SETTINGS:+$COMPTOIR_TEST_SETTINGS }cart/instances=1" || return 1
+    python3 - "$B/cart-three/summary.txt" "$B/cart-one/summary.txt" <<'EOF'
+import re, sys
+def rate(path):
+    match = re.search(r"= ([0-9.]+) adds/s", open(path).read())
+    return float(match.group(1)) if match else 0.0
+three, one = rate(sys.argv[1]), rate(sys.argv[2])
+if one:
+    print("ratio 3 workers / 1 worker: %.2f" % (three / one))
+EOF
 }
 
 case $WHAT in
     http) bench_http ;;
     mdp) bench_mdp ;;
-    all) bench_http; bench_mdp ;;
+    checkout) bench_checkout ;;
+    cart) bench_cart ;;
+    all)
+        bench_http; bench_mdp; bench_checkout
+        if [ -n "$STARTED_ENV" ]; then
+            scripts/testenv.sh stop >/dev/null 2>&1
+            STARTED_ENV=
+        fi
+        bench_cart ;;
 esac

@@ -156,7 +156,7 @@ no_cache () {
 }
 
 bench_http () {
-    SECONDS_EACH=${SECONDS_EACH:-10}
+    local SECONDS_EACH=${SECONDS_EACH:-10}   # wrk_run reads it (dynamic scope)
     ensure_env
     local id body
     id=$(curl -sf -H "X-API-Key: $COMPTOIR_TEST_API_KEY" "$COMPTOIR_TEST_EDGE/api/v1/products?per_page=1" \
@@ -264,8 +264,8 @@ bench_checkout () {
     local t0=$SECONDS
     python3 bench/prepare.py checkout "$dir" "$carts" "$CONNECTIONS" || return 1
     echo "checkout: prepared in $((SECONDS - t0)) s" >&2
-    local product price web stock_before
-    read -r product price _ stock_before <"$dir/product.txt"
+    local product stock_before
+    read -r product _ _ stock_before <"$dir/product.txt"
 
     # shellcheck disable=SC2046
     python3 bench/cpu.py snap "$dir/cpu.before" $(env_roots)
@@ -367,8 +367,8 @@ cart_round () {
     local workers
     workers=$(grep -c '^cart-' "$COMPTOIR_TEST_SUPERVISOR_STATUS")
     python3 bench/prepare.py cart "$dir" "${CARTS:-512}" || return 1
-    local product price
-    read -r product price <"$dir/product.txt"
+    local product
+    read -r product _ <"$dir/product.txt"
     # shellcheck disable=SC2046
     python3 bench/cpu.py snap "$dir/cpu.before" $(env_roots)
     BENCH_DIR=$dir BENCH_THREADS=2 BENCH_PRODUCT=$product \

@@ -944,6 +944,12 @@ test_live_recovery (bool verbose)
     text = s_value ("INSERT INTO idempotency_keys (scope, key, request_hash) "
                     "VALUES ($1, 'k-young', 'h') RETURNING 1", sub5);
     free (text);
+    //  Answered keys live 24 h: an older one goes, a younger one stays
+    text = s_value ("INSERT INTO idempotency_keys (scope, key, request_hash, status, response, created_at) "
+                    "VALUES ($1, 'k-old', 'h', 'done', '{\"status\": 402}', now () - interval '25 hours'), "
+                    "       ($1, 'k-day', 'h', 'done', '{\"status\": 402}', now () - interval '23 hours') "
+                    "RETURNING 1", sub5);
+    free (text);
     assert (order_saga_recover ((order_state_t *) state, 60, 100) >= 4);
     keys = s_value ("SELECT count (*) FROM idempotency_keys WHERE scope = $1", sub3);
     assert (keys && streq (keys, "0"));
@@ -952,8 +958,9 @@ test_live_recovery (bool verbose)
                     "FROM idempotency_keys WHERE scope = $1", sub4);
     assert (keys && streq (keys, "done/201/confirmed"));
     free (keys);
-    keys = s_value ("SELECT status FROM idempotency_keys WHERE scope = $1", sub5);
-    assert (keys && streq (keys, "running"));
+    keys = s_value ("SELECT string_agg (key || ':' || status, ',' ORDER BY key) FROM idempotency_keys "
+                    "WHERE scope = $1", sub5);
+    assert (keys && streq (keys, "k-day:done,k-young:running"));
     free (keys);
     char *order = s_value ("SELECT o.status || '/' || o.step || '/' || p.status FROM orders o "
                            "JOIN payments p ON p.order_id = o.id WHERE o.customer_id = $1", sub);

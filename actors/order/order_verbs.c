@@ -985,5 +985,15 @@ order_saga_recover (order_state_t *self, int64_t older_than_s, int limit)
     }
     PQclear (res);
     int keys = s_keys_recover (self, age, count);
-    return keys < 0 ? -1 : done + keys;
+    if (keys < 0)
+        return -1;
+    //  Keys live 24 h (API.md); a repeat after that is a new request.
+    res = pgdb_exec (self->db, "order_keys_expired",
+        "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY ("
+        "  SELECT ctid FROM idempotency_keys WHERE created_at < now () - interval '24 hours' "
+        "    AND status = 'done' LIMIT 1000))", 0, NULL);
+    if (!res)
+        return -1;
+    PQclear (res);
+    return done + keys;
 }

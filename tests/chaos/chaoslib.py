@@ -1,8 +1,14 @@
-"""What every chaos test needs: the PASS:/FAIL: lines, and the supervisor's
-view of its children (to find a worker's pid and see it restarted).
+"""What every chaos test needs: the PASS:/FAIL: lines, the supervisor's view
+of its children (to find a worker's pid and see it restarted), and a client
+that tells a request the server failed from a keep-alive connection it
+closed.
 
 Not a test itself (check.sh runs tests/chaos/test_*.py only).
 """
+import http.client
+import json
+import urllib.parse
+import uuid
 
 RESULTS = []
 
@@ -44,3 +50,41 @@ def alive(pid):
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+class Client:
+    """One keep-alive connection; a request that fails on the wire is sent
+    once more on a fresh connection with the same X-Request-ID."""
+
+    def __init__(self, base, key):
+        url = urllib.parse.urlparse(base)
+        self.host, self.port = url.hostname, url.port or 80
+        self.key = key
+        self.conn = None
+        self.retries = 0
+
+    def call(self, method, path, body=None):
+        headers = {"X-API-Key": self.key, "X-Request-ID": str(uuid.uuid4())}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                return response.status, data
+            except (http.client.HTTPException, OSError):
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+                self.retries += 1
+        raise RuntimeError("unreachable")

@@ -20,7 +20,6 @@ Prints PASS:/FAIL: lines and `N passed, N failed`. Exits 77 (skip) without
 the test environment, and prints SKIP (0 passed, 0 failed) while the edge
 does not serve the cart routes.
 """
-import http.client
 import json
 import os
 import random
@@ -28,11 +27,9 @@ import signal
 import sys
 import threading
 import time
-import urllib.parse
-import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chaoslib import RESULTS, alive, read_status, report, workers  # noqa: E402,F401
+from chaoslib import Client, alive, report, summary, workers  # noqa: E402
 
 DURATION = float(os.environ.get("COMPTOIR_CHAOS_SECONDS", "60"))
 KILL_EVERY = 2.0
@@ -43,44 +40,6 @@ CARTS_PER_THREAD = 4
 
 def cart_workers(path):
     return workers(path, "cart-")
-
-
-class Client:
-    """One keep-alive connection; a request that fails on the wire is sent
-    once more on a fresh connection with the same X-Request-ID."""
-
-    def __init__(self, base, key):
-        url = urllib.parse.urlparse(base)
-        self.host, self.port = url.hostname, url.port or 80
-        self.key = key
-        self.conn = None
-        self.retries = 0
-
-    def call(self, method, path, body=None):
-        headers = {"X-API-Key": self.key, "X-Request-ID": str(uuid.uuid4())}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        for attempt in (1, 2):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-            try:
-                self.conn.request(method, path, body=payload, headers=headers)
-                response = self.conn.getresponse()
-                data = response.read()
-                if response.getheader("Connection", "").lower() == "close":
-                    self.conn.close()
-                    self.conn = None
-                return response.status, data
-            except (http.client.HTTPException, OSError):
-                if self.conn is not None:
-                    self.conn.close()
-                self.conn = None
-                if attempt == 2:
-                    raise
-                self.retries += 1
-        raise RuntimeError("unreachable")
 
 
 def main():
@@ -104,8 +63,7 @@ def main():
     report("three_cart_workers_running",
            len(workers) >= 3 and all(pid > 0 for pid, _ in workers.values()), str(workers))
     if len(products) < 3 or len(workers) < 2:
-        print("%d passed, %d failed" % (RESULTS.count(True), RESULTS.count(False)))
-        return 1
+        return summary()
     products = products[:3]
     restarts_before = sum(restarts for _, restarts in workers.values())
 
@@ -230,9 +188,7 @@ def main():
            "%d carts checked%s" % (len(expected), ("; " + " | ".join(mismatches[:5])) if mismatches else ""))
     report("supervisor_restarted_the_workers", restarts_after - restarts_before >= kills > 0,
            "restarts %d -> %d for %d kills" % (restarts_before, restarts_after, kills))
-    passed, failed = RESULTS.count(True), RESULTS.count(False)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from client import Edge, new_customer, sql, staff_headers  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chaoslib import RESULTS, alive, read_status, report, workers  # noqa: E402,F401
+from chaoslib import alive, report, summary, workers  # noqa: E402
 
 DURATION = float(os.environ.get("COMPTOIR_CHAOS_SECONDS", "25"))
 KILL_EVERY = 3.0
@@ -212,8 +212,7 @@ def main():
     report("order_worker_running", len(workers) >= 1 and all(alive(pid) for pid, _ in workers.values()),
            str(workers))
     if not workers:
-        print("%d passed, %d failed" % (RESULTS.count(True), RESULTS.count(False)))
-        return 1
+        return summary()
     restarts_before = sum(restarts for _, restarts in workers.values())
     run_id = "chaos-order-" + uuid.uuid4().hex[:8]
 
@@ -377,9 +376,7 @@ def main():
     report("final_answers_match_the_database", checkouts and not problems,
            "%d keys, %d with orders; %s" % (len(checkouts), len(by_key), "; ".join(problems[:5])))
 
-    passed, failed = RESULTS.count(True), RESULTS.count(False)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

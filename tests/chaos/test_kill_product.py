@@ -12,7 +12,6 @@ product that was asked for, and the status file must show the restarts.
 Only the standard library; prints PASS:/FAIL: lines and `N passed, N failed`.
 Exits 77 (skip) without the test environment's variables.
 """
-import http.client
 import json
 import os
 import random
@@ -20,10 +19,9 @@ import signal
 import sys
 import threading
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chaoslib import RESULTS, alive, read_status, report, workers  # noqa: E402,F401
+from chaoslib import Client, alive, report, summary, workers  # noqa: E402
 
 DURATION = float(os.environ.get("COMPTOIR_CHAOS_SECONDS", "20"))
 KILL_EVERY = 2.0
@@ -32,40 +30,6 @@ THREADS = 6
 
 def product_workers(path):
     return workers(path, "product-")
-
-
-class Client:
-    """One keep-alive connection, reopened when the server closes it."""
-
-    def __init__(self, base, key):
-        url = urllib.parse.urlparse(base)
-        self.host, self.port = url.hostname, url.port or 80
-        self.key = key
-        self.conn = None
-        self.retries = 0
-
-    def get(self, path):
-        for attempt in (1, 2):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-            try:
-                self.conn.request("GET", path, headers={"X-API-Key": self.key})
-                response = self.conn.getresponse()
-                body = response.read()
-                if response.getheader("Connection", "").lower() == "close":
-                    self.conn.close()
-                    self.conn = None
-                return response.status, body
-            except (http.client.HTTPException, OSError):
-                # A connection the server closed between two requests is not a
-                # failed request; a second failure on a fresh connection is.
-                if self.conn is not None:
-                    self.conn.close()
-                self.conn = None
-                if attempt == 2:
-                    raise
-                self.retries += 1
-        raise RuntimeError("unreachable")
 
 
 def main():
@@ -79,15 +43,14 @@ def main():
 
     # The products to read: the first page of the catalog.
     client = Client(edge, key)
-    status, body = client.get("/api/v1/products?per_page=20")
+    status, body = client.call("GET", "/api/v1/products?per_page=20")
     products = []
     if status == 200:
         products = [item["id"] for item in json.loads(body).get("data", []) if "id" in item]
     report("catalog_has_products", status == 200 and len(products) > 0,
            "status %d, %d products" % (status, len(products)))
     if not products:
-        print("%d passed, %d failed" % (RESULTS.count(True), RESULTS.count(False)))
-        return 1
+        return summary()
 
     workers = product_workers(status_path)
     report("two_product_workers_running",
@@ -106,7 +69,7 @@ def main():
         while not stop.is_set():
             product_id = rng.choice(products)
             try:
-                status, body = mine.get("/api/v1/products/%d" % product_id)
+                status, body = mine.call("GET", "/api/v1/products/%d" % product_id)
                 ok = status == 200 and json.loads(body).get("id") == product_id
                 problem = "status %d: %s" % (status, body[:200]) if not ok else ""
             except Exception as error:  # noqa: BLE001 - every failure counts
@@ -183,9 +146,7 @@ def main():
            "restarts %d -> %d for %d kills" % (restarts_before, restarts_after, kills))
     report("all_workers_back", bool(workers) and all(pid > 0 for pid, _ in workers.values()),
            str(workers))
-    passed, failed = RESULTS.count(True), RESULTS.count(False)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chaoslib import RESULTS, report  # noqa: E402
+from chaoslib import report, summary  # noqa: E402
 
 THREADS = 4
 CARTS_PER_THREAD = 3
@@ -209,9 +209,7 @@ def main():
     report("every_acknowledged_addition_is_there_once", not lost and total > 0,
            "%d additions acknowledged in %d carts; wrong: %r" % (total, THREADS * CARTS_PER_THREAD, lost[:5]))
 
-    passed = sum(1 for ok in RESULTS if ok)
-    print("%d passed, %d failed" % (passed, len(RESULTS) - passed))
-    return 0 if passed == len(RESULTS) else 1
+    return summary()
 
 
 if __name__ == "__main__":

@@ -36,6 +36,20 @@ static const contextnode_verb_t s_verbs [] = {
 
 //  --------------------------------------------------------------------------
 
+static void
+s_free_state (void **state_p)
+{
+    if (state_p && *state_p) {
+        cart_state_t *self = (cart_state_t *) *state_p;
+        redisdb_destroy (&self->redis);
+        mdp_client_destroy (&self->catalog);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+
 static void *
 s_make_state (settings_t *settings, int instance, int actor)
 {
@@ -82,27 +96,11 @@ s_make_state (settings_t *settings, int instance, int actor)
     if (!self->redis || !self->catalog) {
         log_error (NULL, "cart: actor %d.%d cannot start (%s)", instance, actor,
                    self->redis ? "no broker client: keys?" : "bad redis settings");
-        redisdb_destroy (&self->redis);
-        mdp_client_destroy (&self->catalog);
-        free (self);
+        s_free_state ((void **) &self);
         return NULL;
     }
     mdp_client_set_timeout (self->catalog, self->catalog_timeout_ms);
     return self;
-}
-
-//  --------------------------------------------------------------------------
-
-static void
-s_free_state (void **state_p)
-{
-    if (state_p && *state_p) {
-        cart_state_t *self = (cart_state_t *) *state_p;
-        redisdb_destroy (&self->redis);
-        mdp_client_destroy (&self->catalog);
-        free (self);
-        *state_p = NULL;
-    }
 }
 
 const contextnode_def_t cart_context_def = {

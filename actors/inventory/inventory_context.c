@@ -130,6 +130,21 @@ inventory_sweeper_new (const char *conninfo, int64_t interval_ms)
 //  ==========================================================================
 //  Actor state
 
+static void
+s_free_state (void **state_p)
+{
+    if (state_p && *state_p) {
+        inventory_state_t *self = (inventory_state_t *) *state_p;
+        actor_destroy (&self->relay);
+        actor_destroy (&self->sweeper);
+        pgdb_destroy (&self->db);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+
 static void *
 s_make_state (settings_t *settings, int instance, int actor)
 {
@@ -166,28 +181,10 @@ s_make_state (settings_t *settings, int instance, int actor)
     if (!ready) {
         log_error (NULL, "inventory: actor %d.%d cannot start: %s %s", instance, actor,
                    self->db ? pgdb_sqlstate (self->db) : "", self->db ? pgdb_error (self->db) : "");
-        actor_destroy (&self->relay);
-        actor_destroy (&self->sweeper);
-        pgdb_destroy (&self->db);
-        free (self);
+        s_free_state ((void **) &self);
         return NULL;
     }
     return self;
-}
-
-//  --------------------------------------------------------------------------
-
-static void
-s_free_state (void **state_p)
-{
-    if (state_p && *state_p) {
-        inventory_state_t *self = (inventory_state_t *) *state_p;
-        actor_destroy (&self->relay);
-        actor_destroy (&self->sweeper);
-        pgdb_destroy (&self->db);
-        free (self);
-        *state_p = NULL;
-    }
 }
 
 const contextnode_def_t inventory_context_def = {

@@ -160,6 +160,22 @@ s_recovery_init (zloop_t *loop, zsock_t *pipe, void *args, void **state_p)
 
 //  --------------------------------------------------------------------------
 
+static void
+s_free_state (void **state_p)
+{
+    if (state_p && *state_p) {
+        order_state_t *self = (order_state_t *) *state_p;
+        actor_destroy (&self->relay);
+        actor_destroy (&self->recovery);
+        mdp_client_destroy (&self->client);
+        pgdb_destroy (&self->db);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+
 static void *
 s_make_state (settings_t *settings, int instance, int actor)
 {
@@ -186,29 +202,10 @@ s_make_state (settings_t *settings, int instance, int actor)
     if (!ready) {
         log_error (NULL, "order: actor %d.%d cannot start: %s %s", instance, actor,
                    self->db ? pgdb_sqlstate (self->db) : "", self->db ? pgdb_error (self->db) : "");
-        actor_destroy (&self->recovery);
-        mdp_client_destroy (&self->client);
-        pgdb_destroy (&self->db);
-        free (self);
+        s_free_state ((void **) &self);
         return NULL;
     }
     return self;
-}
-
-//  --------------------------------------------------------------------------
-
-static void
-s_free_state (void **state_p)
-{
-    if (state_p && *state_p) {
-        order_state_t *self = (order_state_t *) *state_p;
-        actor_destroy (&self->relay);
-        actor_destroy (&self->recovery);
-        mdp_client_destroy (&self->client);
-        pgdb_destroy (&self->db);
-        free (self);
-        *state_p = NULL;
-    }
 }
 
 const contextnode_def_t order_context_def = {

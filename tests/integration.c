@@ -15,6 +15,7 @@
     =========================================================================
 */
 #include "testrunner.h"
+#include "testcall.h"
 #include "testdb.h"
 
 #include "contextnode.h"
@@ -502,34 +503,10 @@ s_catalog_close (s_catalog_t *catalog)
 static envelope_t *
 s_call (s_catalog_t *catalog, const char *verb, const char *role, const char *params, const char *data)
 {
-    envelope_t *request = envelope_new_request (verb);
-    assert (request);
+    envelope_t *request = testcall_request (verb, params, data);
     if (role)
         envelope_set_str (&request->role, role);
-    envelope_set_str (&request->rid, "it-request");
-    request->deadline = zclock_time () + 10000;
-    request->body = json_object ();
-    json_t *value = params ? json_loads (params, 0, NULL) : json_object ();
-    assert (value);
-    json_object_set_new (request->body, "params", value);
-    if (data) {
-        value = json_loads (data, JSON_DECODE_ANY, NULL);
-        assert (value);
-        json_object_set_new (request->body, "data", value);
-    }
-    envelope_t *reply = contextnode_dispatch (&product_context_def, request, catalog->state);
-    assert (reply);
-    assert (reply->kind == ENVELOPE_REPLY);
-    envelope_destroy (&request);
-    return reply;
-}
-
-//  The error code of a reply ("" when none).
-static const char *
-s_code (envelope_t *reply)
-{
-    const char *code = json_string_value (json_object_get (reply->error, "code"));
-    return code ? code : "";
+    return testcall_dispatch (&product_context_def, catalog->state, &request);
 }
 
 //  Whether the reply's details name field (with a problem containing text,
@@ -603,7 +580,7 @@ s_new_product (s_catalog_t *catalog, json_int_t category_id, const char *name,
                   name, price_cents, (long long) category_id);
     envelope_t *reply = s_call (catalog, "product.create", "manager", NULL, data);
     if (reply->status != 201)
-        fprintf (stderr, "create %s: %d %s\n", name, reply->status, s_code (reply));
+        fprintf (stderr, "create %s: %d %s\n", name, reply->status, testcall_code (reply));
     assert (reply->status == 201);
     return reply;
 }
@@ -644,12 +621,12 @@ test_category_crud (bool verbose)
 
     //  names are unique without regard to case
     reply = s_call (&catalog, "category.create", "admin", NULL, "{\"name\": \"CUISSON LENTE\"}");
-    assert (reply->status == 409 && streq (s_code (reply), "conflict"));
+    assert (reply->status == 409 && streq (testcall_code (reply), "conflict"));
     envelope_destroy (&reply);
 
     //  a name is required; unknown fields are refused; all at once
     reply = s_call (&catalog, "category.create", "manager", NULL, "{\"id\": 5, \"description\": 3}");
-    assert (reply->status == 400 && streq (s_code (reply), "validation_failed"));
+    assert (reply->status == 400 && streq (testcall_code (reply), "validation_failed"));
     assert (s_has_detail (reply, "name", "required"));
     assert (s_has_detail (reply, "id", "unknown"));
     assert (s_has_detail (reply, "description", "string"));
@@ -687,7 +664,7 @@ test_category_crud (bool verbose)
     assert (reply->status == 409);
     envelope_destroy (&reply);
     reply = s_call (&catalog, "category.update", "manager", "{\"id\": \"987654321\"}", "{\"name\": \"x\"}");
-    assert (reply->status == 404 && streq (s_code (reply), "not_found"));
+    assert (reply->status == 404 && streq (testcall_code (reply), "not_found"));
     envelope_destroy (&reply);
     reply = s_call (&catalog, "category.update", "manager", "{\"id\": \"abc\"}", "{\"name\": \"x\"}");
     assert (reply->status == 400 && s_has_detail (reply, "id", NULL));
@@ -722,7 +699,7 @@ test_catalog_writes_are_forbidden_to_other_roles (bool verbose)
         for (size_t r = 0; r < 3; r++) {
             envelope_t *reply = s_call (&catalog, writes [w][0], roles [r], writes [w][1], writes [w][2]);
             assert (reply->status == 403);
-            assert (streq (s_code (reply), "forbidden"));
+            assert (streq (testcall_code (reply), "forbidden"));
             envelope_destroy (&reply);
         }
     //  nothing changed
@@ -787,7 +764,7 @@ test_product_create_and_get (bool verbose)
     assert (reply->status == 200 && s_int (reply->body, "id") == id);
     envelope_destroy (&reply);
     reply = s_call (&catalog, "product.get_by_sku", NULL, "{\"sku\": \"NO-SUCH-SKU\"}", NULL);
-    assert (reply->status == 404 && streq (s_code (reply), "not_found"));
+    assert (reply->status == 404 && streq (testcall_code (reply), "not_found"));
     envelope_destroy (&reply);
     reply = s_call (&catalog, "product.get_by_sku", NULL, "{\"sku\": \"' OR 1=1 --\"}", NULL);
     assert (reply->status == 404);
@@ -870,7 +847,7 @@ test_product_duplicate_sku_conflicts (bool verbose)
               "{\"name\": \"Copie IT\", \"sku\": \"dup-it-1\", \"price_cents\": 1000, \"category_id\": %lld}",
               (long long) category);
     envelope_t *reply = s_call (&catalog, "product.create", "manager", NULL, data);
-    assert (reply->status == 409 && streq (s_code (reply), "conflict"));
+    assert (reply->status == 409 && streq (testcall_code (reply), "conflict"));
     envelope_destroy (&reply);
     //  the seed's SKUs are taken too
     snprintf (data, sizeof data,
@@ -884,7 +861,7 @@ test_product_duplicate_sku_conflicts (bool verbose)
     char params [64];
     snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) s_int (two->body, "id"));
     reply = s_call (&catalog, "product.update", "manager", params, "{\"sku\": \"DUP-IT-1\"}");
-    assert (reply->status == 409 && streq (s_code (reply), "conflict"));
+    assert (reply->status == 409 && streq (testcall_code (reply), "conflict"));
     envelope_destroy (&reply);
 
     //  a deleted product keeps its SKU
@@ -919,7 +896,7 @@ test_product_validation_reports_every_problem (bool verbose)
                   *price, (long long) category);
         envelope_t *reply = s_call (&catalog, "product.create", "manager", NULL, data);
         assert (reply->status == 400);
-        assert (streq (s_code (reply), "validation_failed"));
+        assert (streq (testcall_code (reply), "validation_failed"));
         assert (s_has_detail (reply, "price_cents", NULL));
         envelope_destroy (&reply);
     }
@@ -1203,7 +1180,7 @@ test_product_list_filters_sorts_and_pages (bool verbose)
     };
     for (int i = 0; bad [i].params; i++) {
         reply = s_list (&catalog, bad [i].params);
-        assert (reply->status == 400 && streq (s_code (reply), "validation_failed"));
+        assert (reply->status == 400 && streq (testcall_code (reply), "validation_failed"));
         assert (s_has_detail (reply, bad [i].field, NULL));
         envelope_destroy (&reply);
     }
@@ -1227,7 +1204,7 @@ test_product_soft_delete_hides_it (bool verbose)
     char category_params [64];
     snprintf (category_params, sizeof category_params, "{\"id\": \"%lld\"}", (long long) category);
     reply = s_call (&catalog, "category.delete", "manager", category_params, NULL);
-    assert (reply->status == 409 && streq (s_code (reply), "conflict"));
+    assert (reply->status == 409 && streq (testcall_code (reply), "conflict"));
     envelope_destroy (&reply);
 
     reply = s_list (&catalog, "{\"q\": \"éphémère\"}");

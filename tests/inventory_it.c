@@ -16,6 +16,7 @@
     =========================================================================
 */
 #include "testrunner.h"
+#include "testcall.h"
 #include "testdb.h"
 
 #include "contextnode.h"
@@ -72,29 +73,14 @@ static envelope_t *
 s_call_as (void *state, const char *verb, const char *role, int64_t store_id, const char *consumer,
            const char *params, const char *data)
 {
-    envelope_t *request = envelope_new_request (verb);
-    assert (request);
+    envelope_t *request = testcall_request (verb, params, data);
     if (role)
         envelope_set_str (&request->role, role);
     if (consumer)
         envelope_set_str (&request->consumer, consumer);
     envelope_set_str (&request->sub, "it-user");
-    envelope_set_str (&request->rid, "it-request");
     request->store_id = store_id;
-    request->deadline = zclock_time () + 20000;
-    request->body = json_object ();
-    json_t *value = params ? json_loads (params, 0, NULL) : json_object ();
-    assert (value);
-    json_object_set_new (request->body, "params", value);
-    if (data) {
-        value = json_loads (data, JSON_DECODE_ANY, NULL);
-        assert (value);
-        json_object_set_new (request->body, "data", value);
-    }
-    envelope_t *reply = contextnode_dispatch (&inventory_context_def, request, state);
-    assert (reply && reply->kind == ENVELOPE_REPLY);
-    envelope_destroy (&request);
-    return reply;
+    return testcall_dispatch (&inventory_context_def, state, &request);
 }
 
 //  As an admin (any location).
@@ -111,13 +97,6 @@ s_service (void *state, const char *verb, const char *data)
     return s_call_as (state, verb, "service", 0, "order", NULL, data);
 }
 
-static const char *
-s_code (envelope_t *reply)
-{
-    const char *code = json_string_value (json_object_get (reply->error, "code"));
-    return code ? code : "";
-}
-
 static json_int_t
 s_int (json_t *object, const char *key)
 {
@@ -132,18 +111,6 @@ s_str (json_t *object, const char *key)
     json_t *value = json_object_get (object, key);
     assert (json_is_string (value));
     return json_string_value (value);
-}
-
-//  Expect a status; print the reply when it differs.
-static void
-s_expect (envelope_t *reply, int status)
-{
-    if (reply->status != status) {
-        char *text = json_dumps (reply->error ? reply->error : reply->body, 0);
-        fprintf (stderr, "expected %d, got %d: %s\n", status, reply->status, text ? text : "");
-        free (text);
-    }
-    assert (reply->status == status);
 }
 
 //  Adjust stock by delta as admin; returns the status.
@@ -208,7 +175,7 @@ test_adjustments_move_stock_and_never_below_zero (bool verbose)
     //  a first receipt creates the row
     envelope_t *reply = s_admin_call (state, "stock.adjust", NULL,
         "{\"product_id\": 1000, \"location_id\": 1, \"delta\": 12, \"reason\": \"receipt\"}");
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     assert (s_int (reply->body, "id") > 0);
     assert (streq (s_str (reply->body, "cause"), "adjustment"));
     assert (streq (s_str (reply->body, "reference"), "adjustment:receipt"));
@@ -223,8 +190,8 @@ test_adjustments_move_stock_and_never_below_zero (bool verbose)
     //  never below zero: 409 out_of_stock, nothing changed, the short line named
     reply = s_admin_call (state, "stock.adjust", NULL,
         "{\"product_id\": 1000, \"location_id\": 1, \"delta\": -8, \"reason\": \"count\"}");
-    s_expect (reply, 409);
-    assert (streq (s_code (reply), "out_of_stock"));
+    testcall_expect (reply, 409);
+    assert (streq (testcall_code (reply), "out_of_stock"));
     json_t *detail = json_array_get (json_object_get (reply->error, "details"), 0);
     assert (s_int (detail, "available") == 7 && s_int (detail, "requested") == 8);
     envelope_destroy (&reply);
@@ -239,7 +206,7 @@ test_adjustments_move_stock_and_never_below_zero (bool verbose)
 
     //  the journal: every change, newest first, and it sums to the stock
     reply = s_admin_call (state, "movement.list", "{\"product_id\": \"1000\", \"location_id\": \"1\"}", NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     json_t *data = json_object_get (reply->body, "data");
     assert (json_array_size (data) == 3);
     assert (s_int (json_array_get (data, 0), "delta") == -7);
@@ -249,12 +216,12 @@ test_adjustments_move_stock_and_never_below_zero (bool verbose)
 
     //  the product's rows and its total
     reply = s_call_as (state, "stock.get", "cashier", 1, NULL, "{\"product_id\": \"1000\"}", NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_array_size (json_object_get (reply->body, "data")) == 2);
     assert (s_int (reply->body, "total_available") == 30);
     envelope_destroy (&reply);
     reply = s_call_as (state, "stock.list", "manager", 2, NULL, "{\"location_id\": \"2\", \"product_id\": \"1000\"}", NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_array_size (json_object_get (reply->body, "data")) == 1);
     assert (s_int (json_array_get (json_object_get (reply->body, "data"), 0), "on_hand") == 30);
     envelope_destroy (&reply);
@@ -270,53 +237,53 @@ test_adjustments_check_input_roles_and_store (bool verbose)
     void *state = s_state (S_ACTOR_PLAIN);
     const char *body = "{\"product_id\": 1010, \"location_id\": 2, \"delta\": 3, \"reason\": \"receipt\"}";
     envelope_t *reply = s_call_as (state, "stock.adjust", NULL, 0, NULL, NULL, body);
-    s_expect (reply, 401);
+    testcall_expect (reply, 401);
     envelope_destroy (&reply);
     reply = s_call_as (state, "stock.adjust", "customer", 0, NULL, NULL, body);
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     //  a cashier of store 1 may not adjust store 2, nor the warehouse
     reply = s_call_as (state, "stock.adjust", "cashier", 1, NULL, NULL, body);
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     reply = s_call_as (state, "stock.adjust", "manager", 1, NULL, NULL,
         "{\"product_id\": 1010, \"location_id\": 4, \"delta\": 3, \"reason\": \"receipt\"}");
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     //  the cashier of store 2 may
     reply = s_call_as (state, "stock.adjust", "cashier", 2, NULL, NULL, body);
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     envelope_destroy (&reply);
     //  reads are open to staff, closed to customers
     reply = s_call_as (state, "stock.list", "customer", 0, NULL, NULL, NULL);
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     reply = s_call_as (state, "movement.list", NULL, 0, NULL, NULL, NULL);
-    s_expect (reply, 401);
+    testcall_expect (reply, 401);
     envelope_destroy (&reply);
     //  every field checked, all problems at once
     reply = s_admin_call (state, "stock.adjust", NULL,
         "{\"product_id\": \"1010\", \"location_id\": 0, \"delta\": 0, \"reason\": \"theft\", \"on_hand\": 5}");
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     assert (json_array_size (json_object_get (reply->error, "details")) == 5);
     envelope_destroy (&reply);
     reply = s_admin_call (state, "stock.adjust", NULL,
         "{\"product_id\": 1010, \"location_id\": 99, \"delta\": 1, \"reason\": \"other\"}");
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     reply = s_admin_call (state, "stock.adjust", NULL,
         "{\"product_id\": 1010, \"location_id\": 1, \"delta\": 1000001, \"reason\": \"other\"}");
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     reply = s_admin_call (state, "stock.adjust", NULL, "[1]");
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     reply = s_admin_call (state, "stock.list", "{\"product_id\": \"1e3\", \"per_page\": \"500\"}", NULL);
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     //  locations: anyone with an API key
     reply = s_call_as (state, "location.list", NULL, 0, NULL, NULL, NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     json_t *locations = json_object_get (reply->body, "data");
     assert (json_array_size (locations) == 5);
     assert (s_int (json_array_get (locations, 1), "store_id") == 2);
@@ -339,7 +306,7 @@ test_alerts_say_low_and_out (bool verbose)
     assert (s_adjust (state, 1022, 3, -2, "damage") == 201);        //  0: out
     envelope_t *reply = s_call_as (state, "alert.list", "cashier", 3, NULL,
                                    "{\"location_id\": \"3\", \"per_page\": \"100\"}", NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     json_t *data = json_object_get (reply->body, "data");
     bool low = false, out = false, ok = false;
     size_t index;
@@ -358,7 +325,7 @@ test_alerts_say_low_and_out (bool verbose)
     assert (low && out && !ok);
     envelope_destroy (&reply);
     reply = s_call_as (state, "alert.list", "cashier", 3, NULL, "{\"level\": \"out\", \"location_id\": \"3\"}", NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     json_array_foreach (json_object_get (reply->body, "data"), index, alert)
         assert (streq (s_str (alert, "level"), "out"));
     envelope_destroy (&reply);
@@ -380,7 +347,7 @@ s_transfer (void *state, int64_t product, int64_t from, int64_t to, int64_t quan
               " \"to_location_id\": %lld, \"quantity\": %lld}",
               (long long) product, (long long) from, (long long) to, (long long) quantity);
     envelope_t *reply = s_admin_call (state, "transfer.create", NULL, data);
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     assert (streq (s_str (reply->body, "status"), "requested"));
     json_int_t id = s_int (reply->body, "id");
     envelope_destroy (&reply);
@@ -395,7 +362,7 @@ s_transfer_step (void *state, const char *verb, json_int_t id, const char *role,
     envelope_t *reply = s_call_as (state, verb, role, store_id, NULL, params, NULL);
     int status = reply->status;
     if (status == 409)
-        assert (streq (s_code (reply), "invalid_state") || streq (s_code (reply), "out_of_stock"));
+        assert (streq (testcall_code (reply), "invalid_state") || streq (testcall_code (reply), "out_of_stock"));
     envelope_destroy (&reply);
     return status;
 }
@@ -450,11 +417,11 @@ test_transfer_workflow (bool verbose)
 
     //  list by status and location
     envelope_t *reply = s_call_as (state, "transfer.list", "cashier", 1, NULL, NULL, NULL);
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     reply = s_call_as (state, "transfer.list", "manager", 1, NULL,
                        "{\"status\": \"cancelled\", \"location_id\": \"2\"}", NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (s_int (json_object_get (reply->body, "meta"), "total") >= 2);
     size_t index;
     json_t *transfer;
@@ -462,16 +429,16 @@ test_transfer_workflow (bool verbose)
         assert (streq (s_str (transfer, "status"), "cancelled"));
     envelope_destroy (&reply);
     reply = s_call_as (state, "transfer.list", "manager", 1, NULL, "{\"status\": \"lost\"}", NULL);
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     //  same from and to, and customers: refused
     reply = s_admin_call (state, "transfer.create", NULL,
         "{\"product_id\": 1030, \"from_location_id\": 4, \"to_location_id\": 4, \"quantity\": 1}");
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     reply = s_call_as (state, "transfer.create", "customer", 0, NULL, NULL,
         "{\"product_id\": 1030, \"from_location_id\": 4, \"to_location_id\": 1, \"quantity\": 1}");
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     assert (s_journal_consistent (1030, 1039));
     s_state_free (&state);
@@ -493,14 +460,14 @@ test_transfer_create_is_idempotent_by_key (bool verbose)
     request->body = json_pack ("{s:{}, s:o}", "params", "data", json_loads (body, 0, NULL));
     envelope_t *first = contextnode_dispatch (&inventory_context_def, request, state);
     envelope_t *second = contextnode_dispatch (&inventory_context_def, request, state);
-    s_expect (first, 201);
-    s_expect (second, 201);
+    testcall_expect (first, 201);
+    testcall_expect (second, 201);
     assert (s_int (first->body, "id") == s_int (second->body, "id"));
     envelope_destroy (&first);
     envelope_destroy (&second);
     json_object_set_new (json_object_get (request->body, "data"), "quantity", json_integer (4));
     envelope_t *other = contextnode_dispatch (&inventory_context_def, request, state);
-    s_expect (other, 422);
+    testcall_expect (other, 422);
     envelope_destroy (&other);
     envelope_destroy (&request);
     assert (s_number ("SELECT count (*) FROM transfers WHERE product_id = 1040", NULL) == 1);
@@ -520,8 +487,8 @@ test_reserve_takes_all_lines_or_none (bool verbose)
     envelope_t *reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"it-1050-a\", \"lines\": [{\"product_id\": 1050, \"quantity\": 3},"
         " {\"product_id\": 1051, \"quantity\": 5}, {\"product_id\": 1052, \"quantity\": 1}]}");
-    s_expect (reply, 409);
-    assert (streq (s_code (reply), "out_of_stock"));
+    testcall_expect (reply, 409);
+    assert (streq (testcall_code (reply), "out_of_stock"));
     json_t *details = json_object_get (reply->error, "details");
     assert (json_array_size (details) == 2);
     assert (s_int (json_array_get (details, 0), "product_id") == 1051);
@@ -540,7 +507,7 @@ test_reserve_takes_all_lines_or_none (bool verbose)
     reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"it-1050-b\", \"reference\": \"order:W-2026-001050\","
         " \"lines\": [{\"product_id\": 1051, \"quantity\": 2}, {\"product_id\": 1050, \"quantity\": 3}]}");
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     assert (streq (s_str (reply->body, "status"), "held"));
     assert (s_int (reply->body, "location_id") == 5);
     assert (json_array_size (json_object_get (reply->body, "lines")) == 2);
@@ -552,15 +519,15 @@ test_reserve_takes_all_lines_or_none (bool verbose)
     reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"bad id!\", \"lines\": [{\"product_id\": 1050, \"quantity\": 0},"
         " {\"product_id\": 1050, \"quantity\": 1, \"price\": 3}]}");
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     reply = s_service (state, "reservation.reserve", "{\"reservation_id\": \"x\", \"lines\": []}");
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"x\", \"lines\": [{\"product_id\": 1050, \"quantity\": 1},"
         " {\"product_id\": 1050, \"quantity\": 1}]}");
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     s_state_free (&state);
 }
@@ -575,41 +542,41 @@ test_reservations_commit_release_and_restock_once (bool verbose)
     assert (s_adjust (state, 1060, 5, 10, "receipt") == 201);
     const char *reserve = "{\"reservation_id\": \"it-1060-a\", \"lines\": [{\"product_id\": 1060, \"quantity\": 4}]}";
     envelope_t *reply = s_service (state, "reservation.reserve", reserve);
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     envelope_destroy (&reply);
     //  a retried reserve finds the first: 200, held once
     reply = s_service (state, "reservation.reserve", reserve);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (s_str (reply->body, "status"), "held"));
     envelope_destroy (&reply);
     assert (s_level (1060, 5, "reserved") == 4);
     //  the same id for other lines is the caller's bug: 409, nothing more held
     reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"it-1060-a\", \"lines\": [{\"product_id\": 1060, \"quantity\": 5}]}");
-    s_expect (reply, 409);
-    assert (streq (s_code (reply), "conflict"));
+    testcall_expect (reply, 409);
+    assert (streq (testcall_code (reply), "conflict"));
     envelope_destroy (&reply);
     assert (s_level (1060, 5, "reserved") == 4);
 
     //  commit: the goods leave, with an "order" movement under the reference
     const char *commit = "{\"reservation_id\": \"it-1060-a\", \"reference\": \"order:W-2026-001060\"}";
     reply = s_service (state, "reservation.commit", commit);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (s_str (reply->body, "status"), "committed"));
     envelope_destroy (&reply);
     reply = s_service (state, "reservation.commit", commit);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     envelope_destroy (&reply);
     assert (s_level (1060, 5, "on_hand") == 6 && s_level (1060, 5, "reserved") == 0);
     assert (s_number ("SELECT count (*) FROM movements WHERE cause = 'order'"
                       " AND reference = $1", "order:W-2026-001060") == 1);
     //  a committed reservation is not released; it is restocked (order cancelled), once
     reply = s_service (state, "reservation.release", "{\"reservation_id\": \"it-1060-a\"}");
-    s_expect (reply, 409);
+    testcall_expect (reply, 409);
     envelope_destroy (&reply);
     for (int i = 0; i < 2; i++) {
         reply = s_service (state, "reservation.restock", "{\"reservation_id\": \"it-1060-a\"}");
-        s_expect (reply, 200);
+        testcall_expect (reply, 200);
         assert (streq (s_str (reply->body, "status"), "restocked"));
         envelope_destroy (&reply);
     }
@@ -620,44 +587,44 @@ test_reservations_commit_release_and_restock_once (bool verbose)
     //  release: reserved goes down, once; a release of a released one is fine
     reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"it-1060-b\", \"lines\": [{\"product_id\": 1060, \"quantity\": 7}]}");
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     envelope_destroy (&reply);
     assert (s_level (1060, 5, "available") == 3);
     for (int i = 0; i < 2; i++) {
         reply = s_service (state, "reservation.release", "{\"reservation_id\": \"it-1060-b\"}");
-        s_expect (reply, 200);
+        testcall_expect (reply, 200);
         assert (streq (s_str (reply->body, "status"), "released"));
         envelope_destroy (&reply);
     }
     assert (s_level (1060, 5, "reserved") == 0 && s_level (1060, 5, "on_hand") == 10);
     //  a released reservation cannot be committed; retrying its reserve does not hold again
     reply = s_service (state, "reservation.commit", "{\"reservation_id\": \"it-1060-b\"}");
-    s_expect (reply, 409);
+    testcall_expect (reply, 409);
     envelope_destroy (&reply);
     reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"it-1060-b\", \"lines\": [{\"product_id\": 1060, \"quantity\": 7}]}");
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (s_str (reply->body, "status"), "released"));
     envelope_destroy (&reply);
     assert (s_level (1060, 5, "reserved") == 0);
     reply = s_service (state, "reservation.release", "{\"reservation_id\": \"it-none\"}");
-    s_expect (reply, 404);
+    testcall_expect (reply, 404);
     envelope_destroy (&reply);
     assert (s_journal_consistent (1060, 1069));
 
     //  only services: a customer, staff, or an unknown consumer are refused
     reply = s_call_as (state, "reservation.reserve", NULL, 0, NULL, NULL, reserve);
-    s_expect (reply, 401);
+    testcall_expect (reply, 401);
     envelope_destroy (&reply);
     reply = s_call_as (state, "reservation.commit", "customer", 0, "web", NULL, commit);
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     reply = s_call_as (state, "reservation.release", "admin", 0, NULL, NULL, commit);
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     reply = s_call_as (state, "reservation.release", "service", 0, "cart", NULL,
                        "{\"reservation_id\": \"it-1060-a\"}");
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     s_state_free (&state);
 }
@@ -673,7 +640,7 @@ test_forgotten_reservation_expires_by_itself (bool verbose)
     assert (s_adjust (state, 1070, 5, 5, "receipt") == 201);
     envelope_t *reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"it-1070-a\", \"ttl_s\": 1, \"lines\": [{\"product_id\": 1070, \"quantity\": 5}]}");
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     envelope_destroy (&reply);
     assert (s_level (1070, 5, "available") == 0);
     //  nobody commits nor releases: within a few seconds the stock is back
@@ -685,7 +652,7 @@ test_forgotten_reservation_expires_by_itself (bool verbose)
     assert (s_number ("SELECT count (*) FROM reservations WHERE id = 'it-1070-a' AND status = 'expired'", NULL) == 1);
     //  and a late release is harmless
     reply = s_service (state, "reservation.release", "{\"reservation_id\": \"it-1070-a\"}");
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (s_str (reply->body, "status"), "expired"));
     envelope_destroy (&reply);
     assert (s_level (1070, 5, "reserved") == 0);
@@ -695,7 +662,7 @@ test_forgotten_reservation_expires_by_itself (bool verbose)
     state = s_state (S_ACTOR_PLAIN);
     reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"it-1070-b\", \"ttl_s\": 1, \"lines\": [{\"product_id\": 1070, \"quantity\": 2}]}");
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     envelope_destroy (&reply);
     zclock_sleep (1200);
     pgdb_t *db = pgdb_new (s_db);
@@ -732,7 +699,7 @@ test_oversell_race_exactly_the_stock_is_reserved (bool verbose)
                       " \"lines\": [{\"product_id\": 1080, \"quantity\": 1}]}", i);
             envelope_t *reply = s_service (mine, "reservation.reserve", data);
             int code = reply->status == 201 ? 0
-                     : reply->status == 409 && streq (s_code (reply), "out_of_stock") ? 1 : 2;
+                     : reply->status == 409 && streq (testcall_code (reply), "out_of_stock") ? 1 : 2;
             envelope_destroy (&reply);
             //  the winners commit half the time: sales and holds race too
             if (code == 0 && i % 2 == 0) {
@@ -837,7 +804,7 @@ test_outbox_rows_come_and_go_with_the_change (bool verbose)
     envelope_t *reply = s_service (state, "reservation.reserve",
         "{\"reservation_id\": \"it-1090\", \"lines\": [{\"product_id\": 1090, \"quantity\": 1},"
         " {\"product_id\": 1091, \"quantity\": 1}]}");
-    s_expect (reply, 409);     //  1090 has none at the web location
+    testcall_expect (reply, 409);     //  1090 has none at the web location
     envelope_destroy (&reply);
     assert (s_number ("SELECT count (*) FROM outbox WHERE (payload->>'product_id')::bigint = 1091", NULL) == 1);
     //  sequence numbers only grow
@@ -907,12 +874,12 @@ test_live_workers_answer_through_the_broker (bool verbose)
     free (server_key);
 
     envelope_t *reply = s_broker_call (client, "location.list", NULL, 0, "demo", NULL, NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_array_size (json_object_get (reply->body, "data")) == 5);
     envelope_destroy (&reply);
     reply = s_broker_call (client, "stock.get", "cashier", 1, "demo",
                            json_pack ("{s:s}", "product_id", "1"), NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_array_size (json_object_get (reply->body, "data")) == 5);
     envelope_destroy (&reply);
 
@@ -922,18 +889,18 @@ test_live_workers_answer_through_the_broker (bool verbose)
     reply = s_broker_call (client, "reservation.reserve", "service", 0, "order", NULL,
                            json_pack ("{s:s, s:[{s:i, s:i}]}", "reservation_id", id,
                                       "lines", "product_id", 1, "quantity", 1));
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     assert (s_int (reply->body, "location_id") == 5);
     envelope_destroy (&reply);
     reply = s_broker_call (client, "reservation.release", "service", 0, "order", NULL,
                            json_pack ("{s:s}", "reservation_id", id));
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (s_str (reply->body, "status"), "released"));
     envelope_destroy (&reply);
     //  an HTTP caller's role never reaches them
     reply = s_broker_call (client, "reservation.release", "customer", 0, "demo", NULL,
                            json_pack ("{s:s}", "reservation_id", id));
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     mdp_client_destroy (&client);
 }

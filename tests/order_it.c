@@ -16,6 +16,7 @@
     =========================================================================
 */
 #include "testrunner.h"
+#include "testcall.h"
 #include "testdb.h"
 
 #include "contextnode.h"
@@ -59,47 +60,14 @@ static envelope_t *
 s_call (void *state, const char *verb, const char *role, const char *sub, const char *key,
         const char *params, const char *data)
 {
-    envelope_t *request = envelope_new_request (verb);
-    assert (request);
+    envelope_t *request = testcall_request (verb, params, data);
     if (role)
         envelope_set_str (&request->role, role);
     if (sub)
         envelope_set_str (&request->sub, sub);
     if (key)
         envelope_set_str (&request->idem_key, key);
-    envelope_set_str (&request->rid, "it-request");
-    request->deadline = zclock_time () + 20000;
-    request->body = json_object ();
-    json_t *value = params ? json_loads (params, 0, NULL) : json_object ();
-    assert (value);
-    json_object_set_new (request->body, "params", value);
-    if (data) {
-        value = json_loads (data, JSON_DECODE_ANY, NULL);
-        assert (value);
-        json_object_set_new (request->body, "data", value);
-    }
-    envelope_t *reply = contextnode_dispatch (&order_context_def, request, state);
-    assert (reply && reply->kind == ENVELOPE_REPLY);
-    envelope_destroy (&request);
-    return reply;
-}
-
-static const char *
-s_code (envelope_t *reply)
-{
-    const char *code = json_string_value (json_object_get (reply->error, "code"));
-    return code ? code : "";
-}
-
-static void
-s_expect (envelope_t *reply, int status)
-{
-    if (reply->status != status) {
-        char *text = json_dumps (reply->error ? reply->error : reply->body, 0);
-        fprintf (stderr, "expected %d, got %d: %s\n", status, reply->status, text ? text : "");
-        free (text);
-    }
-    assert (reply->status == status);
+    return testcall_dispatch (&order_context_def, state, &request);
 }
 
 //  One value from the scratch database (NULL when no row).
@@ -174,19 +142,19 @@ test_checkout_needs_key_and_customer (bool verbose)
     const char *data = "{\"cart_id\": \"abc\", \"shipping_address\": {\"city\": \"Quebec\"},"
                        " \"payment\": {\"method\": \"card\", \"token\": \"tok_visa\"}}";
     envelope_t *reply = s_call (state, "order.checkout", "customer", "key-1", NULL, NULL, data);
-    s_expect (reply, 400);
-    assert (streq (s_code (reply), "missing_idempotency_key"));
+    testcall_expect (reply, 400);
+    assert (streq (testcall_code (reply), "missing_idempotency_key"));
     envelope_destroy (&reply);
     reply = s_call (state, "order.checkout", "manager", "key-1", "k", NULL, data);
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     reply = s_call (state, "order.checkout", NULL, NULL, "k", NULL, data);
-    s_expect (reply, 401);
+    testcall_expect (reply, 401);
     envelope_destroy (&reply);
     reply = s_call (state, "order.checkout", "customer", "key-1", "k", NULL,
                     "{\"cart_id\": \"abc\", \"payment\": {\"method\": \"cash\"}, \"tip\": 1}");
-    s_expect (reply, 400);
-    assert (streq (s_code (reply), "validation_failed"));
+    testcall_expect (reply, 400);
+    assert (streq (testcall_code (reply), "validation_failed"));
     envelope_destroy (&reply);
     order_context_def.free_state (&state);
 }
@@ -219,7 +187,7 @@ test_idempotency (bool verbose)
               "RETURNING 1", hash);
     free (s_value (sql, "idem-1"));
     envelope_t *reply = s_call (state, "order.checkout", "customer", "idem-1", "done-key", NULL, data);
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     assert (json_integer_value (json_object_get (reply->body, "id")) == 42);
     assert (reply->idem_key && streq (reply->idem_key, "done-key"));
     envelope_destroy (&reply);
@@ -229,29 +197,29 @@ test_idempotency (bool verbose)
               "RETURNING 1", hash);
     free (s_value (sql, "idem-1"));
     reply = s_call (state, "order.checkout", "customer", "idem-1", "declined-key", NULL, data);
-    s_expect (reply, 402);
-    assert (streq (s_code (reply), "payment_declined"));
+    testcall_expect (reply, 402);
+    assert (streq (testcall_code (reply), "payment_declined"));
     assert (reply->idem_key);
     envelope_destroy (&reply);
     //  The same key with another request: 422
     const char *other = "{\"cart_id\": \"c3\", \"shipping_address\": {\"city\": \"Quebec\"},"
                         " \"payment\": {\"method\": \"card\", \"token\": \"tok_visa\"}}";
     reply = s_call (state, "order.checkout", "customer", "idem-1", "done-key", NULL, other);
-    s_expect (reply, 422);
-    assert (streq (s_code (reply), "idempotency_key_reused"));
+    testcall_expect (reply, 422);
+    assert (streq (testcall_code (reply), "idempotency_key_reused"));
     assert (!reply->idem_key);
     envelope_destroy (&reply);
     //  While the first runs: 409
     free (s_value ("INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, 'run-key', 'x') RETURNING 1",
                    "idem-1"));
     reply = s_call (state, "order.checkout", "customer", "idem-1", "run-key", NULL, data);
-    s_expect (reply, 409);
-    assert (streq (s_code (reply), "idempotency_key_in_use"));
+    testcall_expect (reply, 409);
+    assert (streq (testcall_code (reply), "idempotency_key_in_use"));
     envelope_destroy (&reply);
     //  Keys are scoped to the caller: another customer's same key is new
     //  (here the cart cannot be reached: 503, and the key is let go)
     reply = s_call (state, "order.checkout", "customer", "idem-2", "done-key", NULL, data);
-    s_expect (reply, 503);
+    testcall_expect (reply, 503);
     envelope_destroy (&reply);
     char *left = s_value ("SELECT count (*) FROM idempotency_keys WHERE scope = $1", "idem-2");
     assert (left && streq (left, "0"));
@@ -260,7 +228,7 @@ test_idempotency (bool verbose)
     free (s_value ("UPDATE idempotency_keys SET created_at = now () - interval '25 hours' "
                    "WHERE scope = $1 AND key = 'done-key' RETURNING 1", "idem-1"));
     reply = s_call (state, "order.checkout", "customer", "idem-1", "done-key", NULL, other);
-    s_expect (reply, 503);
+    testcall_expect (reply, 503);
     envelope_destroy (&reply);
     order_context_def.free_state (&state);
 }
@@ -274,7 +242,7 @@ test_ownership_and_status_machine (bool verbose)
     char params [64];
     snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) id);
     envelope_t *reply = s_call (state, "order.get", "customer", "own-1", NULL, params, NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_integer_value (json_object_get (reply->body, "total_cents")) == 6749);
     assert (json_array_size (json_object_get (reply->body, "items")) == 1);
     assert (json_array_size (json_object_get (reply->body, "history")) == 1);
@@ -282,57 +250,57 @@ test_ownership_and_status_machine (bool verbose)
                    "captured"));
     envelope_destroy (&reply);
     reply = s_call (state, "order.get", "customer", "own-2", NULL, params, NULL);
-    s_expect (reply, 404);
+    testcall_expect (reply, 404);
     envelope_destroy (&reply);
     reply = s_call (state, "order.get", "manager", "m1", NULL, params, NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     envelope_destroy (&reply);
     //  Lists: own only; staff with a customer filter
     s_order ("own-2", "confirmed", "captured");
     reply = s_call (state, "order.list", "customer", "own-1", NULL, NULL, NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     json_t *data = json_object_get (reply->body, "data");
     assert (json_array_size (data) == 1);
     assert (json_integer_value (json_object_get (json_object_get (reply->body, "meta"), "total")) == 1);
     envelope_destroy (&reply);
     reply = s_call (state, "order.list", "customer", "own-1", NULL, "{\"customer_id\": \"own-2\"}", NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_array_size (json_object_get (reply->body, "data")) == 1);
     assert (streq (json_string_value (json_object_get (json_array_get (json_object_get (reply->body, "data"), 0),
                                                        "customer_id")), "own-1"));
     envelope_destroy (&reply);
     reply = s_call (state, "order.list", "manager", "m1", NULL, "{\"customer_id\": \"own-2\"}", NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_array_size (json_object_get (reply->body, "data")) == 1);
     envelope_destroy (&reply);
     reply = s_call (state, "order.list", "manager", "m1", NULL, "{\"status\": \"lost\"}", NULL);
-    s_expect (reply, 400);
+    testcall_expect (reply, 400);
     envelope_destroy (&reply);
     //  The status machine
     reply = s_call (state, "order.set_status", "customer", "own-1", NULL, params, "{\"status\": \"shipped\"}");
-    s_expect (reply, 403);
+    testcall_expect (reply, 403);
     envelope_destroy (&reply);
     reply = s_call (state, "order.set_status", "manager", "m1", NULL, params, "{\"status\": \"delivered\"}");
-    s_expect (reply, 409);
-    assert (streq (s_code (reply), "invalid_state"));
+    testcall_expect (reply, 409);
+    assert (streq (testcall_code (reply), "invalid_state"));
     envelope_destroy (&reply);
     reply = s_call (state, "order.set_status", "manager", "m1", NULL, params, "{\"status\": \"shipped\"}");
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (json_string_value (json_object_get (reply->body, "status")), "shipped"));
     envelope_destroy (&reply);
     reply = s_call (state, "order.set_status", "manager", "m1", NULL, params, "{\"status\": \"shipped\"}");
-    s_expect (reply, 409);
+    testcall_expect (reply, 409);
     envelope_destroy (&reply);
     reply = s_call (state, "order.set_status", "admin", "a1", NULL, params, "{\"status\": \"delivered\"}");
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_array_size (json_object_get (reply->body, "history")) == 3);
     envelope_destroy (&reply);
     reply = s_call (state, "order.set_status", "manager", "m1", NULL, params, "{\"status\": \"confirmed\"}");
-    s_expect (reply, 409);
+    testcall_expect (reply, 409);
     envelope_destroy (&reply);
     //  A delivered order cannot be cancelled
     reply = s_call (state, "order.cancel", "customer", "own-1", NULL, params, NULL);
-    s_expect (reply, 409);
+    testcall_expect (reply, 409);
     envelope_destroy (&reply);
     order_context_def.free_state (&state);
 }
@@ -347,10 +315,10 @@ test_cancel (bool verbose)
     snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) id);
     snprintf (text, sizeof text, "%lld", (long long) id);
     envelope_t *reply = s_call (state, "order.cancel", "customer", "can-2", NULL, params, NULL);
-    s_expect (reply, 404);
+    testcall_expect (reply, 404);
     envelope_destroy (&reply);
     reply = s_call (state, "order.cancel", "customer", "can-1", NULL, params, NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (json_string_value (json_object_get (reply->body, "status")), "cancelled"));
     assert (streq (json_string_value (json_object_get (json_object_get (reply->body, "payment"), "status")),
                    "refunded"));
@@ -365,13 +333,13 @@ test_cancel (bool verbose)
     assert (step && streq (step, "undoing"));
     free (step);
     reply = s_call (state, "order.cancel", "manager", "m1", NULL, params, NULL);
-    s_expect (reply, 409);
+    testcall_expect (reply, 409);
     envelope_destroy (&reply);
     //  A pending order's authorized payment is voided
     id = s_order ("can-1", "pending", "authorized");
     snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) id);
     reply = s_call (state, "order.cancel", "manager", "m1", NULL, params, NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (json_string_value (json_object_get (json_object_get (reply->body, "payment"), "status")),
                    "voided"));
     envelope_destroy (&reply);
@@ -444,14 +412,14 @@ s_live_cart (mdp_client_t *client, const char *sub, int quantity, char *id, size
     if (s_live_available (client, 50, &on_hand) < 50)
         s_live_adjust (client, 50, 100);
     envelope_t *reply = s_broker (client, "cart", "cart.create", "customer", sub, "demo", NULL, NULL);
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     snprintf (id, size, "%s", json_string_value (json_object_get (reply->body, "id")));
     envelope_destroy (&reply);
     reply = s_broker (client, "cart", "cart.add_item", "customer", sub, "demo",
                       json_pack ("{s:s}", "id", id),
                       json_pack ("{s:i, s:i}", "product_id", 50, "quantity", quantity));
     if (reply->status != 200 && reply->status != 201)
-        s_expect (reply, 201);
+        testcall_expect (reply, 201);
     envelope_destroy (&reply);
 }
 
@@ -466,7 +434,7 @@ s_live_reservation (mdp_client_t *client, const char *sub)
     free (number);
     envelope_t *reply = s_broker (client, "inventory", "reservation.get", "service", "it", "order", NULL,
                                   json_pack ("{s:s}", "reservation_id", id));
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     char *status = strdup (json_string_value (json_object_get (reply->body, "status")));
     envelope_destroy (&reply);
     return status;
@@ -491,7 +459,7 @@ test_live_checkout (bool verbose)
     s_live_cart (client, sub, 1, cart, sizeof cart);
     s_checkout_data (data, sizeof data, cart, "tok_visa");
     envelope_t *reply = s_call (state, "order.checkout", "customer", sub, "key-ok", NULL, data);
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     assert (streq (json_string_value (json_object_get (reply->body, "status")), "confirmed"));
     assert (streq (json_string_value (json_object_get (json_object_get (reply->body, "payment"), "status")),
                    "captured"));
@@ -506,11 +474,11 @@ test_live_checkout (bool verbose)
     free (status);
     //  The cart is gone
     reply = s_broker (client, "cart", "cart.get", "customer", sub, "demo", json_pack ("{s:s}", "id", cart), NULL);
-    s_expect (reply, 404);
+    testcall_expect (reply, 404);
     envelope_destroy (&reply);
     //  The repeat gets the same answer, marked; another request 422
     reply = s_call (state, "order.checkout", "customer", sub, "key-ok", NULL, data);
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     char *again = json_dumps (reply->body, JSON_SORT_KEYS);
     assert (streq (first, again));
     assert (reply->idem_key && streq (reply->idem_key, "key-ok"));
@@ -519,13 +487,13 @@ test_live_checkout (bool verbose)
     envelope_destroy (&reply);
     s_checkout_data (data, sizeof data, cart, "tok_mastercard");
     reply = s_call (state, "order.checkout", "customer", sub, "key-ok", NULL, data);
-    s_expect (reply, 422);
+    testcall_expect (reply, 422);
     envelope_destroy (&reply);
     //  Cancel: stock back (restocked), payment refunded
     char params [64];
     snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) id);
     reply = s_call (state, "order.cancel", "customer", sub, NULL, params, NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (json_string_value (json_object_get (json_object_get (reply->body, "payment"), "status")),
                    "refunded"));
     envelope_destroy (&reply);
@@ -550,8 +518,8 @@ test_live_declined_and_timeout (bool verbose)
     s_live_cart (client, sub, 2, cart, sizeof cart);
     s_checkout_data (data, sizeof data, cart, "tok_declined");
     envelope_t *reply = s_call (state, "order.checkout", "customer", sub, "key-declined", NULL, data);
-    s_expect (reply, 402);
-    assert (streq (s_code (reply), "payment_declined"));
+    testcall_expect (reply, 402);
+    assert (streq (testcall_code (reply), "payment_declined"));
     envelope_destroy (&reply);
     char *status = s_live_reservation (client, sub);
     assert (streq (status, "released"));
@@ -561,13 +529,13 @@ test_live_declined_and_timeout (bool verbose)
     free (order);
     //  The cart is intact
     reply = s_broker (client, "cart", "cart.get", "customer", sub, "demo", json_pack ("{s:s}", "id", cart), NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_integer_value (json_object_get (reply->body, "item_count")) == 2);
     envelope_destroy (&reply);
     //  tok_timeout: cancelled, released
     s_checkout_data (data, sizeof data, cart, "tok_timeout");
     reply = s_call (state, "order.checkout", "customer", sub, "key-timeout", NULL, data);
-    s_expect (reply, 504);
+    testcall_expect (reply, 504);
     envelope_destroy (&reply);
     status = s_live_reservation (client, sub);
     assert (streq (status, "released"));
@@ -587,7 +555,7 @@ s_live_available (mdp_client_t *client, int64_t product, int64_t *on_hand)
     snprintf (id, sizeof id, "%lld", (long long) product);
     envelope_t *reply = s_broker (client, "inventory", "stock.get", "admin", "it", "demo",
                                   json_pack ("{s:s}", "product_id", id), NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     int64_t available = -1;
     size_t index;
     json_t *row;
@@ -610,7 +578,7 @@ s_live_adjust (mdp_client_t *client, int64_t product, int64_t delta)
                                   json_pack ("{s:I, s:i, s:I, s:s}", "product_id", (json_int_t) product,
                                              "location_id", 5, "delta", (json_int_t) delta, "reason", "count"));
     if (reply->status != 200)
-        s_expect (reply, 201);
+        testcall_expect (reply, 201);
     envelope_destroy (&reply);
 }
 
@@ -649,9 +617,9 @@ test_live_oversell_race (bool verbose)
                 zclock_sleep (5);
             s_checkout_data (data, sizeof data, cart, "tok_visa");
             reply = s_call (state, "order.checkout", "customer", sub, "race-key", NULL, data);
-            int code = reply->status == 201 ? 0 : reply->status == 409 && streq (s_code (reply), "out_of_stock") ? 1 : 2;
+            int code = reply->status == 201 ? 0 : reply->status == 409 && streq (testcall_code (reply), "out_of_stock") ? 1 : 2;
             if (code == 2)
-                fprintf (stderr, "racer %d: %d %s\n", racer, reply->status, s_code (reply));
+                fprintf (stderr, "racer %d: %d %s\n", racer, reply->status, testcall_code (reply));
             envelope_destroy (&reply);
             mdp_client_destroy (&client);
             order_context_def.free_state (&state);
@@ -768,7 +736,7 @@ test_live_events_published (bool verbose)
     request->body = json_pack ("{s:{}, s:o}", "params", "data", json_loads (data, 0, NULL));
     envelope_t *reply = mdp_client_call (client, "order", &request);
     assert (reply);
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     char number [32], id [24];
     snprintf (number, sizeof number, "%s", json_string_value (json_object_get (reply->body, "number")));
     snprintf (id, sizeof id, "%lld", (long long) json_integer_value (json_object_get (reply->body, "id")));
@@ -777,7 +745,7 @@ test_live_events_published (bool verbose)
     log->awaited = number;
     reply = s_broker (client, "order", "order.cancel", "customer", sub, "demo",
                       json_pack ("{s:s}", "id", id), NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     envelope_destroy (&reply);
 
     //  Both events arrive (published within relay_ms; a catch-up now and
@@ -830,13 +798,13 @@ test_live_worker_answers (bool verbose)
     mdp_client_t *client = s_live_client ();
     mdp_client_set_timeout (client, 5000);
     envelope_t *reply = s_broker (client, "order", "order.list", "customer", "nobody-yet", "demo", NULL, NULL);
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (json_is_array (json_object_get (reply->body, "data")));
     envelope_destroy (&reply);
     reply = s_broker (client, "order", "order.checkout", "customer", "nobody-yet", "demo", NULL,
                       json_pack ("{s:s}", "cart_id", "x"));
-    s_expect (reply, 400);
-    assert (streq (s_code (reply), "missing_idempotency_key"));
+    testcall_expect (reply, 400);
+    assert (streq (testcall_code (reply), "missing_idempotency_key"));
     envelope_destroy (&reply);
     //  A checkout through the broker, then its repeat: the replay marker
     //  (the reply's idem_key) travels to the edge, the first answer has none
@@ -855,7 +823,7 @@ test_live_worker_answers (bool verbose)
         request->body = json_pack ("{s:{}, s:o}", "params", "data", json_loads (data, 0, NULL));
         reply = mdp_client_call (client, "order", &request);
         assert (reply);
-        s_expect (reply, 201);
+        testcall_expect (reply, 201);
         char *text = json_dumps (reply->body, JSON_SORT_KEYS);
         if (attempt == 0) {
             assert (!reply->idem_key);
@@ -905,7 +873,7 @@ test_live_recovery (bool verbose)
     envelope_t *reply = s_broker (client, "inventory", "reservation.reserve", "service", "it", "order", NULL,
                                   json_pack ("{s:s, s:[{s:i, s:i}]}", "reservation_id", reservation,
                                              "lines", "product_id", 50, "quantity", 1));
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     envelope_destroy (&reply);
     //  Confirmed but not captured, key running
     char sub2 [64];
@@ -1015,7 +983,7 @@ test_live_process_recovers (bool verbose)
     envelope_t *reply = s_broker (client, "inventory", "reservation.reserve", "service", "it", "order", NULL,
                                   json_pack ("{s:s, s:[{s:i, s:i}]}", "reservation_id", reservation,
                                              "lines", "product_id", 50, "quantity", 1));
-    s_expect (reply, 201);
+    testcall_expect (reply, 201);
     envelope_destroy (&reply);
     char *status = NULL;
     for (int attempt = 0; attempt < 100; attempt++) {
@@ -1029,7 +997,7 @@ test_live_process_recovers (bool verbose)
     free (status);
     reply = s_broker (client, "inventory", "reservation.get", "service", "it", "order", NULL,
                       json_pack ("{s:s}", "reservation_id", reservation));
-    s_expect (reply, 200);
+    testcall_expect (reply, 200);
     assert (streq (json_string_value (json_object_get (reply->body, "status")), "released"));
     envelope_destroy (&reply);
     pgdb_destroy (&db);
@@ -1064,9 +1032,9 @@ test_live_idempotency_race (bool verbose)
             envelope_t *reply = s_call (state, "order.checkout", "customer", sub, "one-key", NULL, data);
             int code = reply->status == 201 && !reply->idem_key ? 0
                      : reply->status == 201 ? 1
-                     : reply->status == 409 && streq (s_code (reply), "idempotency_key_in_use") ? 2 : 3;
+                     : reply->status == 409 && streq (testcall_code (reply), "idempotency_key_in_use") ? 2 : 3;
             if (code == 3)
-                fprintf (stderr, "same key %d: %d %s\n", racer, reply->status, s_code (reply));
+                fprintf (stderr, "same key %d: %d %s\n", racer, reply->status, testcall_code (reply));
             envelope_destroy (&reply);
             order_context_def.free_state (&state);
             _exit (code);

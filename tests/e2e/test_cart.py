@@ -11,12 +11,10 @@ taxes are computed here with integers only, as the context must: rates per
 
 import os
 import sys
-import time
-import traceback
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import Edge, assert_error  # noqa: E402
+from client import Edge, Skip, Suite, assert_error  # noqa: E402
 
 CART_FIELDS = {"id", "customer_id", "province", "items", "item_count", "subtotal_cents", "taxes",
                "tax_cents", "total_cents", "created_at", "updated_at", "expires_at", "served_by"}
@@ -24,16 +22,8 @@ LINE_FIELDS = {"product_id", "sku", "name", "unit_price_cents", "quantity", "lin
 RATES = {"QC": [("GST", 5000), ("QST", 9975)], "ON": [("HST", 13000)], "AB": [("GST", 5000)]}
 
 
-class Skip(Exception):
-    """The edge does not serve what this test needs yet."""
-
-
-TESTS = []
-
-
-def test(function):
-    TESTS.append(function)
-    return function
+SUITE = Suite()
+test = SUITE.test
 
 
 def new_cart(edge, province=None, headers=None):
@@ -200,29 +190,5 @@ def test_claim_merges_and_locks_the_cart(edge):
     assert_error(edge.get("/api/v1/carts/" + guest["id"]), 404, "not_found")
 
 
-def main():
-    edge = Edge()
-    passed = failed = 0
-    only = [name for name in sys.argv[1:] if not name.startswith("-")]
-    for function in TESTS:
-        name = function.__name__
-        if only and name not in only:
-            continue
-        started = time.monotonic()
-        try:
-            function(edge)
-            passed += 1
-            print("PASS: %s (%.2fs)" % (name, time.monotonic() - started))
-        except Skip as reason:
-            print("SKIP: %s (%s)" % (name, reason))
-        except Exception:       # noqa: BLE001 - any failure fails the test
-            failed += 1
-            print("FAIL: %s (%.2fs)" % (name, time.monotonic() - started))
-            traceback.print_exc(file=sys.stdout)
-        sys.stdout.flush()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    SUITE.run(Edge())

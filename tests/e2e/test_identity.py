@@ -15,11 +15,10 @@ import json
 import os
 import sys
 import time
-import traceback
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import Edge, assert_error  # noqa: E402
+from client import Edge, Skip, Suite, assert_error  # noqa: E402
 
 CUSTOMER_FIELDS = {"id", "email", "first_name", "last_name", "phone", "province",
                    "created_at", "updated_at"}
@@ -27,16 +26,8 @@ ADDRESS_FIELDS = {"id", "type", "full_name", "line1", "line2", "city", "province
                   "postal_code", "country", "is_default", "created_at", "updated_at"}
 
 
-class Skip(Exception):
-    """The edge does not serve what this test needs yet."""
-
-
-TESTS = []
-
-
-def test(function):
-    TESTS.append(function)
-    return function
+SUITE = Suite()
+test = SUITE.test
 
 
 _IDENTITY = {}
@@ -312,29 +303,5 @@ def test_the_customer_lookup_is_for_managers_and_admins(edge):
     assert_error(edge.get("/api/v1/customers"), 401, "unauthorized")
 
 
-def main():
-    edge = Edge()
-    passed = failed = 0
-    only = [name for name in sys.argv[1:] if not name.startswith("-")]
-    for function in TESTS:
-        name = function.__name__
-        if only and name not in only:
-            continue
-        started = time.monotonic()
-        try:
-            function(edge)
-            passed += 1
-            print("PASS: %s (%.2fs)" % (name, time.monotonic() - started))
-        except Skip as reason:
-            print("SKIP: %s (%s)" % (name, reason))
-        except Exception:       # noqa: BLE001 - any failure fails the test
-            failed += 1
-            print("FAIL: %s (%.2fs)" % (name, time.monotonic() - started))
-            traceback.print_exc(file=sys.stdout)
-        sys.stdout.flush()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    SUITE.run(Edge())

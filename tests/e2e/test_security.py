@@ -32,12 +32,11 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import Edge, Response, assert_error  # noqa: E402
+from client import Edge, Response, Skip, Suite, assert_error  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ISSUER = "comptoir"
@@ -45,16 +44,8 @@ AUDIENCE = "comptoir-api"
 WWW_INVALID = 'Bearer realm="comptoir", error="invalid_token"'
 
 
-class Skip(Exception):
-    """What this test needs is not there."""
-
-
-TESTS = []
-
-
-def test(function):
-    TESTS.append(function)
-    return function
+SUITE = Suite()
+test = SUITE.test
 
 
 # ---- Ed25519 through libsodium (no Python package needed) -----------------
@@ -690,29 +681,5 @@ def test_limits_answer_their_4xx_and_never_crash(edge):
     assert edge.get("/health", key=False).status == 200
 
 
-def main():
-    edge = Edge()
-    passed = failed = 0
-    only = [name for name in sys.argv[1:] if not name.startswith("-")]
-    for function in TESTS:
-        name = function.__name__
-        if only and name not in only:
-            continue
-        started = time.monotonic()
-        try:
-            function(edge)
-            passed += 1
-            print("PASS: %s (%.2fs)" % (name, time.monotonic() - started))
-        except Skip as reason:
-            print("SKIP: %s (%s)" % (name, reason))
-        except Exception:       # noqa: BLE001 - any failure fails the test
-            failed += 1
-            print("FAIL: %s (%.2fs)" % (name, time.monotonic() - started))
-            traceback.print_exc(file=sys.stdout)
-        sys.stdout.flush()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    SUITE.run(Edge())

@@ -181,12 +181,31 @@ s_kill (env_t *env, pid_t pid, int signum)
 //  Calls through our client.
 
 static envelope_t *
-s_call (env_t *env, const char *service, const char *verb, bool retryable, int timeout_ms)
+s_request (const char *verb, bool retryable, int timeout_ms)
 {
     envelope_t *request = envelope_new_request (verb);
+    assert (request);
     request->retryable = retryable;
     request->deadline = zclock_time () + timeout_ms;
+    return request;
+}
+
+static envelope_t *
+s_call (env_t *env, const char *service, const char *verb, bool retryable, int timeout_ms)
+{
+    envelope_t *request = s_request (verb, retryable, timeout_ms);
     return mdp_client_call (env->client, service, &request);
+}
+
+//  Send without waiting; returns the request's correlation id (to free),
+//  for s_wait_reply.
+static char *
+s_send (env_t *env, const char *service, const char *verb, bool retryable, int timeout_ms)
+{
+    envelope_t *request = s_request (verb, retryable, timeout_ms);
+    char *cid = strdup (request->cid);
+    assert (mdp_client_send (env->client, service, &request) == 0);
+    return cid;
 }
 
 static json_t *
@@ -373,11 +392,7 @@ test_killed_worker_retryable_request_served_by_another (bool verbose)
     s_env_start (&env, verbose, NULL);
     pid_t slow = s_spawn (&env, "echo", "A", 8000, NULL);
     assert (s_wait_workers (&env, "echo", 1, 0, 5000));
-    envelope_t *request = envelope_new_request ("echo.slow");
-    request->retryable = true;
-    request->deadline = zclock_time () + 8000;
-    char *cid = strdup (request->cid);
-    assert (mdp_client_send (env.client, "echo", &request) == 0);
+    char *cid = s_send (&env, "echo", "echo.slow", true, 8000);
     assert (s_wait_workers (&env, "echo", 1, 1, 3000));       //  A holds it
     s_spawn (&env, "echo", "B", 0, NULL);
     assert (s_wait_workers (&env, "echo", 2, 1, 5000));
@@ -406,11 +421,7 @@ test_killed_worker_non_retryable_request_answers_error_at_once (bool verbose)
     s_env_start (&env, verbose, NULL);
     pid_t slow = s_spawn (&env, "echo", "A", 8000, NULL);
     assert (s_wait_workers (&env, "echo", 1, 0, 5000));
-    envelope_t *request = envelope_new_request ("echo.slow");
-    request->retryable = false;
-    request->deadline = zclock_time () + 8000;
-    char *cid = strdup (request->cid);
-    assert (mdp_client_send (env.client, "echo", &request) == 0);
+    char *cid = s_send (&env, "echo", "echo.slow", false, 8000);
     assert (s_wait_workers (&env, "echo", 1, 1, 3000));
     int64_t killed_at = zclock_mono ();
     s_kill (&env, slow, SIGKILL);
@@ -456,10 +467,7 @@ test_busy_worker_expires (bool verbose)
     s_env_start (&env, verbose, NULL);
     pid_t worker = s_spawn (&env, "echo", "A", 5000, NULL);
     assert (s_wait_workers (&env, "echo", 1, 0, 5000));
-    envelope_t *request = envelope_new_request ("echo.slow");
-    request->deadline = zclock_time () + 8000;
-    char *cid = strdup (request->cid);
-    assert (mdp_client_send (env.client, "echo", &request) == 0);
+    char *cid = s_send (&env, "echo", "echo.slow", false, 8000);
     assert (s_wait_workers (&env, "echo", 1, 1, 3000));
     int64_t stopped_at = zclock_mono ();
     s_kill (&env, worker, SIGSTOP);
@@ -1002,16 +1010,9 @@ test_requeued_request_goes_to_the_front (bool verbose)
     s_env_start (&env, verbose, NULL);
     pid_t slow = s_spawn (&env, "echo", "A", 8000, NULL);
     assert (s_wait_workers (&env, "echo", 1, 0, 5000));
-    envelope_t *first = envelope_new_request ("echo.first");
-    first->retryable = true;
-    first->deadline = zclock_time () + 8000;
-    char *first_cid = strdup (first->cid);
-    assert (mdp_client_send (env.client, "echo", &first) == 0);
+    char *first_cid = s_send (&env, "echo", "echo.first", true, 8000);
     assert (s_wait_workers (&env, "echo", 1, 1, 3000));
-    envelope_t *second = envelope_new_request ("echo.second");
-    second->deadline = zclock_time () + 8000;
-    char *second_cid = strdup (second->cid);
-    assert (mdp_client_send (env.client, "echo", &second) == 0);
+    char *second_cid = s_send (&env, "echo", "echo.second", false, 8000);
     //  wait until the second is queued behind the first
     int64_t until = zclock_mono () + 3000;
     while (zclock_mono () < until) {
@@ -1100,8 +1101,7 @@ test_many_requests_all_answered (bool verbose)
     int total = 3000;
     int64_t start = zclock_mono ();
     for (int index = 0; index < total; index++) {
-        envelope_t *request = envelope_new_request ("echo.many");
-        request->deadline = zclock_time () + 10000;
+        envelope_t *request = s_request ("echo.many", false, 10000);
         assert (mdp_client_send (env.client, "echo", &request) == 0);
     }
     int answered = 0;
@@ -1220,11 +1220,7 @@ test_ready_again_requeues_the_held_request (bool verbose)
     zsock_t *worker = s_raw_client (&env, env.worker_cert);
     zstr_sendx (worker, "", MDPW_WORKER, MDPW_READY, "echo", NULL);
     assert (s_wait_workers (&env, "echo", 1, 0, 2000));
-    envelope_t *request = envelope_new_request ("echo.once");
-    request->retryable = true;
-    request->deadline = zclock_time () + 5000;
-    char *cid = strdup (request->cid);
-    assert (mdp_client_send (env.client, "echo", &request) == 0);
+    char *cid = s_send (&env, "echo", "echo.once", true, 5000);
     zmsg_t *first = s_raw_worker_request (worker);
     assert (zmsg_size (first) == 6);
     //  The worker restarts without a word: READY again on the same pipe.
@@ -1275,10 +1271,7 @@ s_blocking_handler (bool verbose, const char *blocking, int expect_status)
     env.blocking = blocking;
     s_spawn (&env, "echo", "A", 2500, NULL);
     assert (s_wait_workers (&env, "echo", 1, 0, 5000));
-    envelope_t *request = envelope_new_request ("echo.slow");
-    request->deadline = zclock_time () + 8000;
-    char *cid = strdup (request->cid);
-    assert (mdp_client_send (env.client, "echo", &request) == 0);
+    char *cid = s_send (&env, "echo", "echo.slow", false, 8000);
     envelope_t *reply = s_wait_reply (&env, cid, 6000);
     assert (reply && reply->status == expect_status);
     envelope_destroy (&reply);

@@ -400,6 +400,23 @@ s_broker (mdp_client_t *client, const char *service, const char *verb, const cha
     return reply;
 }
 
+//  order.checkout through the broker, to the order process the supervisor
+//  started, as customer sub with an Idempotency-Key; data a JSON literal.
+static envelope_t *
+s_live_checkout (mdp_client_t *client, const char *sub, const char *key, const char *data)
+{
+    envelope_t *request = envelope_new_request ("order.checkout");
+    assert (request);
+    envelope_set_str (&request->role, "customer");
+    envelope_set_str (&request->sub, sub);
+    envelope_set_str (&request->consumer, "demo");
+    envelope_set_str (&request->idem_key, key);
+    request->body = json_pack ("{s:{}, s:o}", "params", "data", json_loads (data, 0, NULL));
+    envelope_t *reply = mdp_client_call (client, "order", &request);
+    assert (reply);
+    return reply;
+}
+
 static int64_t s_live_available (mdp_client_t *client, int64_t product, int64_t *on_hand);
 static void s_live_adjust (mdp_client_t *client, int64_t product, int64_t delta);
 
@@ -727,15 +744,7 @@ test_live_events_published (bool verbose)
     snprintf (key, sizeof key, "events-key-%d", (int) getpid ());
     s_live_cart (client, sub, 2, cart, sizeof cart);
     s_checkout_data (data, sizeof data, cart, "tok_visa");
-    envelope_t *request = envelope_new_request ("order.checkout");
-    assert (request);
-    envelope_set_str (&request->role, "customer");
-    envelope_set_str (&request->sub, sub);
-    envelope_set_str (&request->consumer, "demo");
-    envelope_set_str (&request->idem_key, key);
-    request->body = json_pack ("{s:{}, s:o}", "params", "data", json_loads (data, 0, NULL));
-    envelope_t *reply = mdp_client_call (client, "order", &request);
-    assert (reply);
+    envelope_t *reply = s_live_checkout (client, sub, key, data);
     testcall_expect (reply, 201);
     char number [32], id [24];
     snprintf (number, sizeof number, "%s", json_string_value (json_object_get (reply->body, "number")));
@@ -814,15 +823,7 @@ test_live_worker_answers (bool verbose)
     s_checkout_data (data, sizeof data, cart, "tok_mastercard");
     char *first = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
-        envelope_t *request = envelope_new_request ("order.checkout");
-        assert (request);
-        envelope_set_str (&request->role, "customer");
-        envelope_set_str (&request->sub, sub);
-        envelope_set_str (&request->consumer, "demo");
-        envelope_set_str (&request->idem_key, "through-key");
-        request->body = json_pack ("{s:{}, s:o}", "params", "data", json_loads (data, 0, NULL));
-        reply = mdp_client_call (client, "order", &request);
-        assert (reply);
+        reply = s_live_checkout (client, sub, "through-key", data);
         testcall_expect (reply, 201);
         char *text = json_dumps (reply->body, JSON_SORT_KEYS);
         if (attempt == 0) {

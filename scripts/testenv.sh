@@ -43,7 +43,7 @@ REDIS_TEST_PORT=$((16380 + OFFSET))
 BROKER_TEST_PORT=$((15555 + OFFSET))
 EDGE_TEST_PORT=$((18080 + OFFSET))
 ADMIN_TEST_PORT=$((18081 + OFFSET))
-EVENTS_TEST_PORT=$((15560 + OFFSET))    # inventory 15560/15561, order 15562/15563
+EVENTS_TEST_PORT=$((15560 + OFFSET))    # inventory 15560/1, order 15562/3, product 15564/5, sales 15566/7
 CONFIG=$T/comptoir.cfg
 
 testenv_stop () {
@@ -116,6 +116,10 @@ testenv_start () {
         "inventory/events_replay=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 1))"
         "order/events_publish=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 2))"
         "order/events_replay=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 3))"
+        "product/events_publish=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 4))"
+        "product/events_replay=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 5))"
+        "sales/events_publish=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 6))"
+        "sales/events_replay=tcp://127.0.0.1:$((EVENTS_TEST_PORT + 7))"
         #   The chaos test kills the order worker mid-checkout: its sagas
         #   are driven to an end within seconds, not half a minute.
         "order/recover_after_s=3"
@@ -169,6 +173,10 @@ testenv_start () {
         echo "export COMPTOIR_TEST_EVENTS_INVENTORY_REPLAY='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 1))'"
         echo "export COMPTOIR_TEST_EVENTS_ORDER='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 2))'"
         echo "export COMPTOIR_TEST_EVENTS_ORDER_REPLAY='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 3))'"
+        echo "export COMPTOIR_TEST_EVENTS_PRODUCT='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 4))'"
+        echo "export COMPTOIR_TEST_EVENTS_PRODUCT_REPLAY='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 5))'"
+        echo "export COMPTOIR_TEST_EVENTS_SALES='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 6))'"
+        echo "export COMPTOIR_TEST_EVENTS_SALES_REPLAY='tcp://127.0.0.1:$((EVENTS_TEST_PORT + 7))'"
         echo "export COMPTOIR_TEST_SUPERVISOR_STATUS='$ROOT/$T/run/children'"
         echo "export COMPTOIR_TEST_SUPERVISOR_PID='$ROOT/$T/run/comptoir.pid'"
     } >"$T/env.sh"

@@ -165,7 +165,7 @@ trap - INT TERM HUP
 if [ "$RC" = 0 ]; then
     say "stopping"
 else
-    #   The supervisor ended on its own: a process was given up.
+    #   The supervisor ended on its own (it was killed, or could not start).
     say "the supervisor exited (code $RC), see $VAR/log/supervisor.log"
 fi
 stop_all

@@ -56,6 +56,7 @@
 #include "edge_redislimit.h"
 #include "edge_reply.h"
 #include "edge_routes.h"
+#include "edge_supervision.h"
 
 #include "curvekeys.h"
 #include "envelope.h"
@@ -212,6 +213,7 @@ struct _edge_server_t {
     zlistx_t *trusted_proxies;      //  addresses whose X-Forwarded-For is believed, or NULL
     //  settings
     char *openapi_path;
+    char *supervisor_status;        //  the launcher's <var>/run/children, read for /metrics and /ready
     int64_t url_limit;
     int64_t header_count_limit;
     int64_t header_bytes_limit;
@@ -682,6 +684,12 @@ s_ready_reply (edge_server_t *self)
         body = json_pack ("{s:s, s:O}", "status", "unavailable", "missing",
                           self->ready_missing ? self->ready_missing : json_array ());
     }
+    //  Processes the supervisor holds down: the context may still serve
+    //  through its other instances (200), but the operator is told.
+    json_t *held = edge_supervision_held (self->supervisor_status);
+    if (body && held && json_array_size (held) > 0)
+        json_object_set (body, "held", held);
+    json_decref (held);
     edge_reply_t *reply = edge_reply_json (status, body);
     json_decref (body);
     if (reply && status == 503)
@@ -1677,6 +1685,10 @@ s_scrape_reply (edge_request_t *self)
         }
     }
     zlistx_destroy (&processes);
+    char *supervision = edge_supervision_metrics (server->supervisor_status);
+    if (merged && supervision)
+        edge_metrics_add (merged, supervision, strlen (supervision));
+    free (supervision);
     char *all = merged ? edge_metrics_render (merged) : NULL;
     edge_metrics_destroy (&merged);
     edge_reply_t *reply = all ? edge_reply_raw (200, METRICS_CONTENT_TYPE, all, strlen (all)) : NULL;
@@ -2226,6 +2238,9 @@ edge_server_new (settings_t *settings)
     self->ready_cache_ms = settings_get_int (settings, "edge/ready_cache_ms", EDGE_READY_CACHE_MS);
     self->probe_timeout_ms = settings_get_int (settings, "edge/probe_timeout_ms", EDGE_PROBE_TIMEOUT_MS);
     self->openapi_path = strdup (settings_get (settings, "edge/openapi", EDGE_OPENAPI));
+    const char *status = settings_get (settings, "edge/supervisor_status", "");
+    self->supervisor_status = *status ? strdup (status)
+                            : zsys_sprintf ("%s/run/children", settings_get (settings, "comptoir/var", "var"));
     self->url_limit = settings_get_int (settings, "edge/url_limit", EDGE_URL_LIMIT);
     self->header_count_limit = settings_get_int (settings, "edge/header_count_limit",
                                                  EDGE_HEADER_COUNT_LIMIT);
@@ -2562,6 +2577,7 @@ edge_server_destroy (edge_server_t **self_p)
     json_decref (self->ready_missing);
     free (self->ready_cid);
     free (self->openapi_path);
+    zstr_free (&self->supervisor_status);
     free (self);
     *self_p = NULL;
 }

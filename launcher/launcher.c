@@ -8,7 +8,7 @@
     <var>/run/children for scripts and tests. The supervisor's own JSON log
     lines go to stderr (run.sh appends them to <var>/log/supervisor.log).
     Programs are checked before anything starts, so a missing binary is one
-    clear message rather than a child that crashes until it is given up.
+    clear message rather than a child that crashes until it is held down.
     =========================================================================
 */
 #include "launcher.h"
@@ -246,14 +246,16 @@ s_usage (FILE *out)
         "\n"
         "Commands:\n"
         "  up      start every process of the configuration and restart any that\n"
-        "          dies (exponential backoff; more than supervisor/restart_intensity\n"
-        "          restarts of one process within supervisor/restart_period_s stops\n"
-        "          the whole system with exit code 1). SIGTERM or SIGINT stops the\n"
-        "          processes in reverse order and exits 0.\n"
+        "          dies (exponential backoff; a process restarted more than\n"
+        "          supervisor/restart_intensity times within restart_period_s is\n"
+        "          held down alone for supervisor/cooldown_s, doubling up to\n"
+        "          cooldown_max_s, while the others keep serving). SIGTERM or\n"
+        "          SIGINT stops the processes in reverse order and exits 0.\n"
         "  keys    create the CURVE certificates of every process and the API key\n"
         "          files of the consumers, keeping those that exist\n"
         "  plan    print the processes `up` would start, one command line each\n"
-        "  status  print the running processes: name pid restarts (pid 0: down)\n"
+        "  status  print the processes: name pid restarts state holds (pid 0: down;\n"
+        "          state running, restarting, held or stopped)\n"
         "  get PATH  print one setting (environment override first), e.g.\n"
         "          `comptoir get postgres/product` (scripts use it)\n"
         "\n"
@@ -273,10 +275,11 @@ s_usage_up (FILE *out)
         "actors/<context>/comptoir-<context>, with --instance N), then the edge.\n"
         "Each process gets --config <absolute path>; its output is appended to\n"
         "<var>/log/<name>.log. Writes <var>/run/comptoir.pid and <var>/run/children\n"
-        "(one line per process: name pid restarts). Programs are found relative\n"
-        "to supervisor/bindir (default: the working directory, comptoir/home).\n"
-        "Exit code: 0 after SIGTERM/SIGINT, 1 when a process was given up,\n"
-        "2 on a configuration or start-up error.\n");
+        "(one line per process: name pid restarts state holds). Programs are found\n"
+        "relative to supervisor/bindir (default: the working directory, comptoir/home).\n"
+        "A process over its restart budget is held down alone (state \"held\") for\n"
+        "its cool-down, then tried again; nothing else stops.\n"
+        "Exit code: 0 after SIGTERM/SIGINT, 2 on a configuration or start-up error.\n");
 }
 
 //  --------------------------------------------------------------------------
@@ -352,6 +355,14 @@ s_up (settings_t *settings, launcher_plan_t *plan)
     config.backoff_max_ms = (int) settings_get_int (settings, "supervisor/backoff_max_ms", config.backoff_max_ms);
     config.stable_ms = (int) settings_get_int (settings, "supervisor/stable_ms", config.stable_ms);
     config.stop_timeout_ms = (int) settings_get_int (settings, "supervisor/stop_timeout_ms", config.stop_timeout_ms);
+    int64_t cooldown = settings_get_int (settings, "supervisor/cooldown_s", config.cooldown_ms / 1000);
+    int64_t cooldown_max = settings_get_int (settings, "supervisor/cooldown_max_s", config.cooldown_max_ms / 1000);
+    if (cooldown < 0 || cooldown > 86400 || cooldown_max < cooldown || cooldown_max > 86400) {
+        log_error (NULL, "supervisor/cooldown_s and cooldown_max_s must be 0..86400, the first not above the second");
+        return 2;
+    }
+    config.cooldown_ms = (int) cooldown * 1000;
+    config.cooldown_max_ms = (int) cooldown_max * 1000;
     config.status_path = status_path;
 
     if (s_pid_file_claim (pid_path) != 0)
@@ -613,6 +624,7 @@ launcher_test (bool verbose)
             "edge\n    command = \"%s\"\n"
             "supervisor\n    contexts = \"product\"\n"
             "    restart_intensity = 2\n    backoff_min_ms = 10\n    backoff_max_ms = 20\n"
+            "    cooldown_s = 60\n"
             "product\n    instances = 2\n    command = \"%s\"\n",
             dir, script, script, fails ? failing : script);
         fclose (file);
@@ -629,11 +641,34 @@ launcher_test (bool verbose)
         }
         int status = 0;
         if (fails) {
-            //  Two restarts allowed, the third death gives up: exit code 1.
+            //  Two restarts allowed, the third death holds each failing
+            //  product process down for its cool-down; the broker and the
+            //  edge keep running, and so does the supervisor.
+            int held = 0, running = 0;
             int64_t until = zclock_mono () + 5000;
-            while (waitpid (pid, &status, WNOHANG) == 0 && zclock_mono () < until)
+            while ((held < 2 || running < 2) && zclock_mono () < until) {
                 zclock_sleep (20);
-            assert (WIFEXITED (status) && WEXITSTATUS (status) == 1);
+                held = running = 0;
+                FILE *status_file = fopen (status_path, "r");
+                if (!status_file)
+                    continue;
+                char name [64], state [16];
+                int child_pid, restarts, holds;
+                while (fscanf (status_file, "%63s %d %d %15s %d", name, &child_pid, &restarts,
+                               state, &holds) == 5) {
+                    if (strncmp (name, "product-", 8) == 0 && child_pid == 0 && restarts == 2
+                    &&  streq (state, "held") && holds == 1)
+                        held++;
+                    if (strncmp (name, "product-", 8) != 0 && child_pid > 0 && streq (state, "running"))
+                        running++;
+                }
+                fclose (status_file);
+            }
+            assert (held == 2 && running == 2);
+            assert (waitpid (pid, &status, WNOHANG) == 0);
+            kill (pid, SIGTERM);
+            assert (waitpid (pid, &status, 0) == pid);
+            assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
             continue;
         }
         //  Wait until the status file lists four running processes.
@@ -646,10 +681,11 @@ launcher_test (bool verbose)
             FILE *status_file = fopen (status_path, "r");
             if (!status_file)
                 continue;
-            char name [64];
-            int child_pid, restarts;
+            char name [64], state [16];
+            int child_pid, restarts, holds;
             while (running < 8
-               &&  fscanf (status_file, "%63s %d %d", name, &child_pid, &restarts) == 3)
+               &&  fscanf (status_file, "%63s %d %d %15s %d", name, &child_pid, &restarts,
+                           state, &holds) == 5)
                 if (child_pid > 0)
                     pids [running++] = child_pid;
             fclose (status_file);

@@ -2,13 +2,21 @@
     supervisor - starts child processes and restarts those that die
 
     Erlang's one_for_one strategy for OS processes: each child that dies is
-    restarted alone, after an exponential backoff (backoff_min_ms doubling up
-    to backoff_max_ms, back to the minimum once the child has stayed up for
-    stable_ms). A child that needs more than `intensity` restarts within
-    `period_s` seconds is given up: the supervisor then stops every other
-    child and reports failure, as an Erlang supervisor terminates itself and
-    its children when its restart intensity is exceeded (there is no higher
-    supervisor here, so the whole system stops and the exit code says why).
+    restarted alone. A run shorter than stable_ms is a failed start (as
+    supervisord's startsecs says): its death doubles the backoff (from
+    backoff_min_ms up to backoff_max_ms) and counts toward the restart
+    budget. A child that stayed up longer and then died (killed, or
+    crashed after serving a while) is restarted after backoff_min_ms and
+    costs no budget: killing workers at random under load is a normal day.
+    A child with more than `intensity` failed starts within `period_s`
+    seconds is held down alone for a cool-down (cooldown_ms,
+    doubling at each hold in a row up to cooldown_max_ms, as Kubernetes'
+    crash-loop back-off does), then tried again with a fresh budget. The
+    other children keep running: a flapping context degrades the system,
+    it never stops it (DESIGN.md). Erlang's supervisor would terminate
+    itself here, but it has a higher supervisor to escalate to; ours has
+    none, and halting every context for one would turn a bug in one
+    worker into an outage of the whole shop.
 
     One thread, no timers of its own: the caller drives supervisor_step, which
     sleeps in poll() on a self-pipe that the SIGCHLD/SIGTERM/SIGINT/SIGHUP
@@ -32,12 +40,15 @@ typedef struct {
     int period_s;
     int backoff_min_ms;
     int backoff_max_ms;
-    int stable_ms;              //  up this long: the backoff starts again from the minimum
+    int stable_ms;              //  a shorter run is a failed start (backoff, budget)
     int stop_timeout_ms;        //  SIGTERM, then SIGKILL after this long
-    const char *status_path;    //  "name pid restarts" lines, rewritten on change (may be NULL)
+    int cooldown_ms;            //  first hold of a child over its budget
+    int cooldown_max_ms;        //  longest hold (the hold doubles up to it)
+    const char *status_path;    //  "name pid restarts state" lines, rewritten on change (may be NULL)
 } supervisor_config_t;
 
-//  Defaults: 5 restarts in 30 s, backoff 100..5000 ms, stable 10 s, stop 5 s.
+//  Defaults: 5 failed starts in 30 s, backoff 100..5000 ms, stable 1 s, stop 5 s,
+//  cool-down 30 s doubling up to 5 min.
 void supervisor_config_defaults (supervisor_config_t *config);
 
 //  Create a supervisor. Installs the signal handlers (SIGCHLD, SIGTERM,
@@ -56,12 +67,11 @@ int supervisor_add (supervisor_t *self, const char *name, char *const argv[], co
 
 //  Wait up to timeout_ms for deaths, signals and due restarts, and act on
 //  them. Returns 0 while running, 1 once a stop was requested by a signal
-//  (the caller then calls supervisor_stop), -1 once a child was given up.
+//  (the caller then calls supervisor_stop).
 int supervisor_step (supervisor_t *self, int timeout_ms);
 
-//  Run steps until a signal asks to stop or a child is given up, then stop
-//  the children. Returns the exit code: 0 after a requested stop, 1 after
-//  a give-up.
+//  Run steps until a signal asks to stop, then stop the children. Returns
+//  the exit code: 0.
 int supervisor_run (supervisor_t *self);
 
 //  Stop every child in reverse order: SIGTERM to its process group, wait up
@@ -77,8 +87,11 @@ pid_t supervisor_pid (supervisor_t *self, const char *name);
 //  Number of restarts of a child (-1 when unknown name).
 int supervisor_restarts (supervisor_t *self, const char *name);
 
-//  True when the child was given up.
-bool supervisor_gave_up (supervisor_t *self, const char *name);
+//  True while the child is held down for its cool-down.
+bool supervisor_held (supervisor_t *self, const char *name);
+
+//  Number of times the child was held down so far (-1 when unknown name).
+int supervisor_holds (supervisor_t *self, const char *name);
 
 void supervisor_test (bool verbose);
 

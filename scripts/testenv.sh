@@ -6,10 +6,10 @@
 #
 #   start  builds nothing (run make first); derives var/test/comptoir.cfg from
 #          etc/comptoir.cfg (broker 15555, edge 18080, admin 18081, Redis
-#          16380, PostgreSQL socket port 15433, a restart intensity that
-#          survives the chaos test), starts PostgreSQL (fresh databases every
-#          time, durability off for speed) and Redis, creates keys, starts the
-#          supervisor (broker, 2 product workers, edge), waits for /ready,
+#          16380, PostgreSQL socket port 15433; the supervisor's shipped
+#          restart budget and cool-down), starts PostgreSQL (fresh databases
+#          every time, durability off for speed) and Redis, creates keys,
+#          starts the supervisor (broker, every context, edge), waits for /ready,
 #          loads the seeds and writes var/test/env.sh:
 #              . var/test/env.sh   # COMPTOIR_TEST_* for the tests
 #   stop   stops the supervisor, Redis and PostgreSQL of the test environment.
@@ -125,12 +125,8 @@ testenv_start () {
         "order/recover_after_s=3"
         "order/recover_interval_ms=500"
         "product/instances=2"
-        "supervisor/restart_intensity=100"
-        "supervisor/restart_period_s=30"
-        "supervisor/backoff_min_ms=50"
-        "supervisor/backoff_max_ms=1000"
-        "supervisor/stable_ms=1000"
-        "supervisor/stop_timeout_ms=5000"
+        #   The supervisor keeps its shipped settings (restart budget,
+        #   backoff, cool-down): the chaos suites prove what users run.
     )
     for ctx in $COMPTOIR_PG_CONTEXTS; do
         overrides+=("postgres/$ctx=$(pg_conninfo "comptoir_$ctx")")

@@ -1,6 +1,6 @@
 /*  Unit tests of the HTTP edge: route table, replies and request ids, API
     keys, the response cache, the merging of metrics texts, token
-    verification (every forged case), rate limits, CORS, and the server
+    verification (every forged case), rate limits, CORS, the supervisor's status file, and the server
     itself on free ports (the refusals it makes on its own, the 504 of a
     request that no context answers, then the cache and the /metrics
     fan-out against a fake broker). */
@@ -16,6 +16,7 @@
 #include "edge_reply.h"
 #include "edge_routes.h"
 #include "edge_server.h"
+#include "edge_supervision.h"
 
 static const testrunner_case_t s_cases [] = {
     { "edge_routes", edge_routes_test },
@@ -27,6 +28,7 @@ static const testrunner_case_t s_cases [] = {
     { "edge_ratelimit", edge_ratelimit_test },
     { "edge_redislimit", edge_redislimit_test },
     { "edge_cors", edge_cors_test },
+    { "edge_supervision", edge_supervision_test },
     { "edge_server", edge_server_test },
     { NULL, NULL }
 };

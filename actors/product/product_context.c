@@ -25,6 +25,8 @@ static const contextnode_verb_t s_verbs [] = {
     { "product.list", product_list },
     { "product.get", product_get },
     { "product.get_by_sku", product_get_by_sku },
+    { "product.get_by_barcode", product_get_by_barcode },
+    { "product.get_many", product_get_many },
     { "product.create", product_create },
     { "product.update", product_update },
     { "product.delete", product_delete },

@@ -19,7 +19,9 @@
 #include "testdb.h"
 
 #include "contextnode.h"
+#include "curvekeys.h"
 #include "envelope.h"
+#include "eventbus.h"
 #include "logline.h"
 #include "pgdb.h"
 #include "product_context.h"
@@ -507,6 +509,16 @@ s_call (s_catalog_t *catalog, const char *verb, const char *role, const char *pa
     if (role)
         envelope_set_str (&request->role, role);
     return testcall_dispatch (&product_context_def, catalog->state, &request);
+}
+
+//  Call a verb and check the status of its answer, which is dropped.
+static void
+s_call_expect (s_catalog_t *catalog, const char *verb, const char *role, const char *params,
+               const char *data, int status)
+{
+    envelope_t *reply = s_call (catalog, verb, role, params, data);
+    testcall_expect (reply, status);
+    envelope_destroy (&reply);
 }
 
 //  Whether the reply's details name field (with a problem containing text,
@@ -1293,19 +1305,11 @@ test_product_barcode_and_cost (bool verbose)
     testcall_expect (reply, 200);
     assert (json_is_null (json_object_get (reply->body, "barcode")) && s_int (reply->body, "cost_cents") == 1250);
     envelope_destroy (&reply);
-    reply = s_call (&catalog, "product.get_by_barcode", NULL, "{\"code\": \"0779000000012\"}", NULL);
-    testcall_expect (reply, 404);
-    envelope_destroy (&reply);
+    s_call_expect (&catalog, "product.get_by_barcode", NULL, "{\"code\": \"0779000000012\"}", NULL, 404);
     //  now free for the other one; once deleted, the till no longer finds it
-    reply = s_call (&catalog, "product.update", "manager", other_params, "{\"barcode\": \"0779000000012\"}");
-    testcall_expect (reply, 200);
-    envelope_destroy (&reply);
-    reply = s_call (&catalog, "product.delete", "manager", other_params, NULL);
-    testcall_expect (reply, 204);
-    envelope_destroy (&reply);
-    reply = s_call (&catalog, "product.get_by_barcode", NULL, "{\"code\": \"0779000000012\"}", NULL);
-    testcall_expect (reply, 404);
-    envelope_destroy (&reply);
+    s_call_expect (&catalog, "product.update", "manager", other_params, "{\"barcode\": \"0779000000012\"}", 200);
+    s_call_expect (&catalog, "product.delete", "manager", other_params, NULL, 204);
+    s_call_expect (&catalog, "product.get_by_barcode", NULL, "{\"code\": \"0779000000012\"}", NULL, 404);
     envelope_destroy (&other);
 
     //  the table refuses a bad code on its own too
@@ -1372,6 +1376,137 @@ test_product_get_many_answers_known_ids (bool verbose)
     envelope_destroy (&kept);
     envelope_destroy (&gone);
     s_catalog_close (&catalog);
+}
+
+//  --------------------------------------------------------------------------
+//  product.updated: a trigger writes one with every create, update and
+//  (soft) delete, in the transaction of the change; the first actor of
+//  instance 1 runs the relay that publishes them.
+
+typedef struct {
+    json_int_t product_id;
+    json_t *events;             //  the payloads of that product, in seq order
+    int64_t last_seq;
+    bool out_of_order;
+} s_product_events_t;
+
+static int
+s_collect_event (const eventbus_event_t *event, void *arg)
+{
+    s_product_events_t *log = (s_product_events_t *) arg;
+    log->out_of_order |= event->seq <= log->last_seq;
+    log->last_seq = event->seq;
+    if (streq (event->topic, "product.updated")
+    &&  json_integer_value (json_object_get (event->payload, "product_id")) == log->product_id)
+        json_array_append (log->events, (json_t *) event->payload);
+    return 0;
+}
+
+//  The three payloads of a create, an update and a delete of one product.
+static void
+s_check_product_events (json_t *events, const char *barcode)
+{
+    assert (json_array_size (events) == 3);
+    json_t *created = json_array_get (events, 0);
+    json_t *updated = json_array_get (events, 1);
+    json_t *deleted = json_array_get (events, 2);
+    assert (streq (s_str (created, "sku"), "EVT-IT-1") && streq (s_str (created, "name"), "Moulin IT"));
+    assert (s_int (created, "price_cents") == 3000 && s_int (created, "cost_cents") == 0);
+    assert (json_is_null (json_object_get (created, "barcode")));
+    assert (s_int (created, "category_id") > 0 && s_int (created, "alert_threshold") == 5);
+    assert (json_is_true (json_object_get (created, "active")));
+    assert (s_matches (s_str (created, "at"), "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"));
+    assert (json_object_size (created) == 10);
+    assert (s_int (updated, "price_cents") == 3200 && s_int (updated, "cost_cents") == 1500);
+    assert (streq (s_str (updated, "barcode"), barcode));
+    assert (json_is_true (json_object_get (updated, "active")));
+    assert (json_is_false (json_object_get (deleted, "active")));
+    assert (s_int (deleted, "price_cents") == 3200);
+}
+
+static void
+test_product_events_follow_every_write (bool verbose)
+{
+    //  The relay on ports of this run's own, CURVE with a scratch key folder
+    //  whose subscriber key is admitted first.
+    char keys [] = "/tmp/product-events-it-XXXXXX";
+    assert (mkdtemp (keys));
+    zcert_t *cert = curvekeys_ensure (keys, "it-subscriber", true);
+    assert (cert);
+    int port = 40000 + (s_run_id % 10000) * 2;
+    char publish [64], replay [64];
+    snprintf (publish, sizeof publish, "tcp://127.0.0.1:%d", port);
+    snprintf (replay, sizeof replay, "tcp://127.0.0.1:%d", port + 1);
+    setenv ("COMPTOIR_PRODUCT_EVENTS_PUBLISH", publish, 1);
+    setenv ("COMPTOIR_PRODUCT_EVENTS_REPLAY", replay, 1);
+    setenv ("COMPTOIR_PRODUCT_RELAY_MS", "20", 1);
+    setenv ("COMPTOIR_KEYS_DIR", keys, 1);
+    s_catalog_t catalog;
+    catalog.settings = settings_load (NULL);
+    assert (catalog.settings);
+    catalog.state = (product_state_t *) product_context_def.make_state (catalog.settings, 1, 1);
+    assert (catalog.state && catalog.state->relay);
+
+    //  create, update (price, cost, barcode), delete
+    json_int_t category = s_new_category (&catalog, "Événements IT");
+    envelope_t *reply = s_new_product (&catalog, category, "Moulin IT", "EVT-IT-1", 3000);
+    json_int_t id = s_int (reply->body, "id");
+    envelope_destroy (&reply);
+    char params [64];
+    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) id);
+    s_call_expect (&catalog, "product.update", "manager", params,
+                    "{\"price_cents\": 3200, \"cost_cents\": 1500, \"barcode\": \"0779000000036\"}", 200);
+    //  a refused write announces nothing
+    s_call_expect (&catalog, "product.update", "manager", params, "{\"sku\": \"CAF-1001\"}", 409);
+    s_call_expect (&catalog, "product.delete", "manager", params, NULL, 204);
+
+    //  in the outbox, in that order
+    pgdb_t *db = pgdb_new (s_product_db);
+    assert (db);
+    char id_text [24];
+    snprintf (id_text, sizeof id_text, "%lld", (long long) id);
+    PGresult *res = pgdb_exec (db, "it_product_events",
+        "SELECT payload::text FROM outbox WHERE topic = 'product.updated'"
+        " AND (payload->>'product_id')::bigint = $1 ORDER BY seq", 1, (const char *[]) { id_text });
+    assert (res);
+    json_t *stored = json_array ();
+    for (int row = 0; row < PQntuples (res); row++)
+        json_array_append_new (stored, json_loads (PQgetvalue (res, row, 0), 0, NULL));
+    PQclear (res);
+    s_check_product_events (stored, "0779000000036");
+    json_decref (stored);
+    //  the seed's products were announced as well
+    assert (s_number (db, "SELECT count(DISTINCT payload->>'sku') FROM outbox"
+                          " WHERE payload->>'sku' ~ '^[A-Z]{3}-[0-9]{4}$'") >= 56);
+    pgdb_destroy (&db);
+
+    //  and on the bus: a subscriber from sequence zero gets them, in seq order
+    char *server_path = zsys_sprintf ("%s/product-events", keys);
+    char *server_key = curvekeys_public_of (server_path);
+    assert (server_key);
+    eventbus_subscriber_t *subscriber = eventbus_subscriber_new_secure ("product", publish, replay,
+                                                                        cert, server_key);
+    assert (subscriber);
+    s_product_events_t log = { .product_id = id, .events = json_array () };
+    int64_t until = zclock_mono () + 5000;
+    while (json_array_size (log.events) < 3 && zclock_mono () < until) {
+        eventbus_subscriber_catch_up (subscriber, s_collect_event, &log);
+        if (json_array_size (log.events) < 3)
+            zclock_sleep (50);
+    }
+    if (verbose)
+        printf ("%zu events of product %lld on the bus\n", json_array_size (log.events), (long long) id);
+    assert (!log.out_of_order);
+    s_check_product_events (log.events, "0779000000036");
+    json_decref (log.events);
+    eventbus_subscriber_destroy (&subscriber);
+    zstr_free (&server_key);
+    zstr_free (&server_path);
+    zcert_destroy (&cert);
+    s_catalog_close (&catalog);
+    char *remove = zsys_sprintf ("rm -rf '%s'", keys);
+    assert (system (remove) == 0);
+    zstr_free (&remove);
 }
 
 //  --------------------------------------------------------------------------
@@ -1550,6 +1685,7 @@ static const testrunner_case_t s_cases [] = {
     { "product_barcode_and_cost", test_product_barcode_and_cost },
     { "product_get_many_answers_known_ids", test_product_get_many_answers_known_ids },
     { "product_soft_delete_hides_it", test_product_soft_delete_hides_it },
+    { "product_events_follow_every_write", test_product_events_follow_every_write },
     { NULL, NULL }
 };
 

@@ -147,7 +147,7 @@ s_lock_sale (pgdb_t *db, const s_work_t *work, char *status, size_t size)
     const char *params [] = { work->ref, work->request->consumer };
     for (int attempt = 0; attempt < 2; attempt++) {
         PGresult *res = pgdb_exec (db, "pos_stock_lock_sale",
-            "SELECT status, location_id FROM pos_stock_ops WHERE kind = 'sale' AND ref = $1"
+            "SELECT status FROM pos_stock_ops WHERE kind = 'sale' AND ref = $1"
             " FOR UPDATE", 1, params);
         if (!res)
             return -1;

@@ -706,6 +706,19 @@ s_check_figures (s_world_t *world)
     assert (s_int (turnover, "average_stock_value_cents") == 10500);
     assert ((int) (json_real_value (json_object_get (turnover, "ratio")) * 100 + 0.5) == 84);
     json_decref (inventory);
+    //  The per-product rollup is the sum of the per-store rows, both ways.
+    char *differ = testdb_value (world->db,
+        "SELECT count (*) FROM ((SELECT day, product_id, sum (count), sum (quantity), sum (revenue_cents),"
+        "                               sum (tax_cents) FROM daily_product GROUP BY 1, 2"
+        "                        EXCEPT SELECT day, product_id, count, quantity, revenue_cents, tax_cents"
+        "                                 FROM daily_product_total)"
+        "                       UNION ALL (SELECT day, product_id, count, quantity, revenue_cents, tax_cents"
+        "                                    FROM daily_product_total"
+        "                                  EXCEPT SELECT day, product_id, sum (count), sum (quantity),"
+        "                                      sum (revenue_cents), sum (tax_cents) FROM daily_product"
+        "                                   GROUP BY 1, 2)) x", 0, NULL);
+    assert (streq (differ, "0"));
+    free (differ);
     //  Stock history: 101 at Montréal ended today at 18.
     char *value = testdb_value (world->db, "SELECT on_hand FROM stock_history"
                                 " WHERE product_id = 101 AND location_id = 1", 0, NULL);

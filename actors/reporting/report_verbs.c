@@ -104,7 +104,7 @@ report_dashboard (const envelope_t *request, void *state)
         "         FROM t, s LEFT JOIN d ON d.channel = 'store' AND d.store_id = s.store_id"
         "        GROUP BY s.store_id),"
         " p AS (SELECT f.product_id, sum (f.quantity) AS quantity, sum (f.revenue_cents) AS revenue"
-        "         FROM daily_product f, t WHERE f.day > t.today - 7 AND f.day <= t.today"
+        "         FROM daily_product_total f, t WHERE f.day > t.today - 7 AND f.day <= t.today"
         "        GROUP BY f.product_id HAVING sum (f.quantity) > 0 OR sum (f.revenue_cents) > 0"
         "        ORDER BY revenue DESC, f.product_id LIMIT 10)"
         " SELECT jsonb_build_object ("
@@ -163,7 +163,7 @@ static const struct {
     { "product", "report_sales_product",
       "SELECT jsonb_build_object ('data', COALESCE (jsonb_agg (r.j ORDER BY r.k), '[]')," S_META ")::text"
       "  FROM (SELECT f.product_id AS k, " S_ROW ("f.product_id::text", "max (p.name)") " AS j"
-      "          FROM daily_product f LEFT JOIN products p USING (product_id)"
+      "          FROM daily_product_total f LEFT JOIN products p USING (product_id)"
       "         WHERE f.day BETWEEN $1::date AND $2::date"
       "         GROUP BY f.product_id) r" },
     { "channel", "report_sales_channel",

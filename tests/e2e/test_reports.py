@@ -7,6 +7,9 @@
   dashboard within a second of their 201, and today's web figures equal
   the sums in the order database (confirmed today, not cancelled); a
   cancel takes the order off again within a second.
+- Reporting killed (SIGKILL) while orders are placed and cancelled: once
+  the supervisor has started it again, it catches up from its cursors and
+  the figures equal the order database again.
 - The sales report checks its query (400 validation_failed) and agrees
   with the order database; the inventory report's units per location
   agree with the inventory database, its locations carry their names.
@@ -15,6 +18,7 @@ The database checks read the test cluster (COMPTOIR_TEST_PG_ADMIN) with psql.
 """
 
 import os
+import signal
 import sys
 import time
 import uuid
@@ -123,6 +127,49 @@ def test_dashboard_shows_web_orders_within_a_second(edge):
     assert rows["web"]["revenue_cents"] == revenue and rows["web"]["tax_cents"] == tax, rows
     assert rows["web"]["orders_or_sales"] == count, rows
     assert customer["id"]
+
+
+def reporting_pid():
+    """The pid of reporting-1 in the supervisor's status file (name pid restarts)."""
+    with open(os.environ["COMPTOIR_TEST_SUPERVISOR_STATUS"], encoding="utf-8") as status:
+        for line in status:
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "reporting-1":
+                return int(parts[1])
+    raise AssertionError("reporting-1 is not in the supervisor's status")
+
+
+@SUITE.test
+def test_figures_exact_after_reporting_was_killed(edge):
+    staff = staff_headers(edge, "admin")
+    manager = staff_headers(edge, "manager")
+    product, _ = fresh_product(edge, staff, 4, "rapports-kill")
+    _, headers = new_customer(edge, "reports")
+    killed = reporting_pid()
+    os.kill(killed, signal.SIGKILL)
+    placed = []
+    for _ in range(3):
+        cart = cart_with(edge, headers, product)
+        response = edge.request("POST", "/api/v1/checkout", headers={
+            **headers, "Idempotency-Key": "reports-kill-" + uuid.uuid4().hex},
+            body={"cart_id": cart, "shipping_address": ADDRESS,
+                  "payment": {"method": "card", "token": "tok_visa"}})
+        assert response.status == 201, response
+        placed.append(response.json()["id"])
+    response = edge.request("POST", "/api/v1/orders/%d/cancel" % placed[1], headers=headers, body={})
+    assert response.status == 200, response
+    started = time.monotonic()
+    while True:
+        revenue, _, count = web_today()
+        response = edge.get(ROUTES[0], headers=manager)
+        if response.status == 200:
+            today = response.json()["today"]
+            if today["web_orders"] == count and today["by_channel"]["web"] == revenue:
+                break
+        assert time.monotonic() - started < 20, (response, revenue, count)
+        time.sleep(0.1)
+    assert reporting_pid() != killed, "reporting-1 was not started again"
+    print("  figures exact %.2f s after the last change (reporting restarted)" % (time.monotonic() - started))
 
 
 @SUITE.test

@@ -67,6 +67,7 @@ struct _s_feed_t {
     size_t count;
     mdp_client_t *client;       //  for location.list, or NULL without a broker key
     int64_t locations_at;       //  zclock_mono: next location.list
+    bool locations_missing;     //  logged as missing, not yet read
 };
 
 typedef struct {
@@ -284,12 +285,18 @@ s_refresh_locations (s_feed_t *self)
     int stored = data ? reporting_feed_store_locations (self->db, data) : -1;
     if (stored <= 0) {
         //  None yet (inventory not up, or not seeded yet): ask again soon.
-        log_info (NULL, "reporting: no locations from inventory yet (%d): store names wait",
-                  answer ? answer->status : 0);
+        if (!self->locations_missing)
+            log_info (NULL, "reporting: no locations from inventory yet (%d): store names wait",
+                      answer ? answer->status : 0);
+        self->locations_missing = true;
         self->locations_at = zclock_mono () + REPORTING_LOCATIONS_RETRY;
     }
-    else
+    else {
+        if (self->locations_missing)
+            log_info (NULL, "reporting: %d locations read from inventory", stored);
+        self->locations_missing = false;
         self->locations_at = zclock_mono () + REPORTING_LOCATIONS_MS;
+    }
     envelope_destroy (&answer);
 }
 

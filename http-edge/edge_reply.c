@@ -53,7 +53,9 @@ edge_reply_json (int status, const json_t *body)
 {
     edge_reply_t *self = s_reply_new (status, s_json_type);
     if (self && body && status != 204 && status != 304) {
-        self->body = json_dumps (body, JSON_COMPACT | JSON_ENCODE_ANY);
+        //  15 significant digits: a double prints as the decimal it came
+        //  from (163.3, not 163.30000000000001); money is never a real.
+        self->body = json_dumps (body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION (15));
         if (!self->body) {
             edge_reply_destroy (&self);
             return NULL;

@@ -181,8 +181,41 @@ test_bad_input_is_answered_with_details_and_writes_nothing (bool verbose)
     envelope_destroy (&reply);
 }
 
+//  --------------------------------------------------------------------------
+//  What the point of sale asks of the catalog through the broker: a scanned
+//  barcode, then the whole sale's products in one get_many.
+
+static void
+test_point_of_sale_reads_through_the_broker (bool verbose)
+{
+    envelope_t *reply = s_call ("product.get_by_barcode", "cashier",
+                                json_pack ("{s:s}", "code", "0628000110019"), NULL);
+    assert (reply->status == 200);
+    assert (streq (json_string_value (json_object_get (reply->body, "sku")), "CAF-1001"));
+    json_int_t scanned = json_integer_value (json_object_get (reply->body, "id"));
+    envelope_destroy (&reply);
+    reply = s_call ("product.get_many", "service", NULL,
+                    json_pack ("{s:[I, i, i]}", "ids", scanned, 987654321, 1));
+    assert (reply->status == 200);
+    json_t *products = json_object_get (reply->body, "data");
+    assert (json_array_size (products) == (scanned == 1 ? 1 : 2));
+    size_t index;
+    json_t *product;
+    json_array_foreach (products, index, product) {
+        assert (json_is_integer (json_object_get (product, "cost_cents")));
+        assert (json_is_integer (json_object_get (product, "price_cents")));
+    }
+    envelope_destroy (&reply);
+    reply = s_call ("product.get_many", "service", NULL, json_pack ("{s:[]}", "ids"));
+    assert (reply->status == 400 && streq (s_error_code (reply), "validation_failed"));
+    envelope_destroy (&reply);
+}
+
+//  --------------------------------------------------------------------------
+
 static const testrunner_case_t s_cases [] = {
     { "manager_creates_updates_and_deletes_a_product", test_manager_creates_updates_and_deletes_a_product },
+    { "point_of_sale_reads_through_the_broker", test_point_of_sale_reads_through_the_broker },
     { "customer_and_anonymous_may_not_write", test_customer_and_anonymous_may_not_write },
     { "bad_input_is_answered_with_details_and_writes_nothing",
       test_bad_input_is_answered_with_details_and_writes_nothing },

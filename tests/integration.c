@@ -19,7 +19,9 @@
 #include "testdb.h"
 
 #include "contextnode.h"
+#include "curvekeys.h"
 #include "envelope.h"
+#include "eventbus.h"
 #include "logline.h"
 #include "pgdb.h"
 #include "product_context.h"
@@ -509,6 +511,16 @@ s_call (s_catalog_t *catalog, const char *verb, const char *role, const char *pa
     return testcall_dispatch (&product_context_def, catalog->state, &request);
 }
 
+//  Call a verb and check the status of its answer, which is dropped.
+static void
+s_call_expect (s_catalog_t *catalog, const char *verb, const char *role, const char *params,
+               const char *data, int status)
+{
+    envelope_t *reply = s_call (catalog, verb, role, params, data);
+    testcall_expect (reply, status);
+    envelope_destroy (&reply);
+}
+
 //  Whether the reply's details name field (with a problem containing text,
 //  when text is not NULL).
 static bool
@@ -745,7 +757,9 @@ test_product_create_and_get (bool verbose)
     const char *rfc3339 = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$";
     assert (s_matches (s_str (product, "created_at"), rfc3339));
     assert (s_matches (s_str (product, "updated_at"), rfc3339));
-    assert (json_object_size (product) == 10);
+    assert (json_is_null (json_object_get (product, "barcode")));
+    assert (s_int (product, "cost_cents") == 0);                //  the default
+    assert (json_object_size (product) == 12);
     char *created = json_dumps (product, JSON_SORT_KEYS);
     envelope_destroy (&reply);
 
@@ -1188,6 +1202,314 @@ test_product_list_filters_sorts_and_pages (bool verbose)
 }
 
 //  --------------------------------------------------------------------------
+//  Barcodes (EAN-13, check digit verified, unique) and costs: written on
+//  create and update, read back everywhere, found by the till's route.
+
+static void
+test_product_barcode_and_cost (bool verbose)
+{
+    s_catalog_t catalog = s_catalog_open ();
+    json_int_t category = s_new_category (&catalog, "Codes-barres IT");
+    char data [400];
+    snprintf (data, sizeof data,
+              "{\"name\": \"Sucrier IT\", \"sku\": \"EAN-IT-1\", \"price_cents\": 2500, \"category_id\": %lld,"
+              " \"barcode\": \"0779000000012\", \"cost_cents\": 1100}", (long long) category);
+    envelope_t *reply = s_call (&catalog, "product.create", "manager", NULL, data);
+    testcall_expect (reply, 201);
+    json_int_t id = s_int (reply->body, "id");
+    assert (streq (s_str (reply->body, "barcode"), "0779000000012"));
+    assert (s_int (reply->body, "cost_cents") == 1100);
+    envelope_destroy (&reply);
+
+    //  the till's look-up, and the same product as product.get answers it
+    reply = s_call (&catalog, "product.get_by_barcode", "cashier", "{\"code\": \"0779000000012\"}", NULL);
+    testcall_expect (reply, 200);
+    assert (s_int (reply->body, "id") == id && s_int (reply->body, "cost_cents") == 1100);
+    envelope_destroy (&reply);
+    reply = s_call (&catalog, "product.get_by_barcode", NULL, "{\"code\": \"0779000000029\"}", NULL);
+    testcall_expect (reply, 404);
+    assert (streq (testcall_code (reply), "not_found"));
+    envelope_destroy (&reply);
+    //  not an EAN-13: 400 naming the barcode, whatever is wrong with it
+    const char *bad_codes [] = {
+        "{\"code\": \"0779000000013\"}", "{\"code\": \"077900000001\"}", "{\"code\": \"07790000000120\"}",
+        "{\"code\": \"07790000000l2\"}", "{\"code\": \"' OR 1=1 --\"}", "{\"code\": \"\"}", "{}", NULL
+    };
+    for (const char **bad = bad_codes; *bad; bad++) {
+        reply = s_call (&catalog, "product.get_by_barcode", NULL, *bad, NULL);
+        testcall_expect (reply, 400);
+        assert (streq (testcall_code (reply), "validation_failed") && s_has_detail (reply, "barcode", "EAN-13"));
+        envelope_destroy (&reply);
+    }
+    //  the seed's products carry theirs
+    reply = s_call (&catalog, "product.get_by_barcode", NULL, "{\"code\": \"0628000110019\"}", NULL);
+    testcall_expect (reply, 200);
+    assert (streq (s_str (reply->body, "sku"), "CAF-1001"));
+    envelope_destroy (&reply);
+
+    //  bad values on writes: every problem named
+    snprintf (data, sizeof data,
+              "{\"name\": \"Mauvais IT\", \"price_cents\": 2500, \"category_id\": %lld,"
+              " \"barcode\": \"0779000000013\", \"cost_cents\": -1}", (long long) category);
+    reply = s_call (&catalog, "product.create", "manager", NULL, data);
+    testcall_expect (reply, 400);
+    assert (s_has_detail (reply, "barcode", "check digit") && s_has_detail (reply, "cost_cents", NULL));
+    envelope_destroy (&reply);
+    const char *bad_writes [][2] = {
+        { "{\"barcode\": 779000000012}", "barcode" },
+        { "{\"barcode\": \"\"}", "barcode" },
+        { "{\"barcode\": \"0779-00000001\"}", "barcode" },
+        { "{\"cost_cents\": 12.5}", "cost_cents" },
+        { "{\"cost_cents\": \"100\"}", "cost_cents" },
+        { "{\"cost_cents\": null}", "cost_cents" },
+        { "{\"cost_cents\": 100000000001}", "cost_cents" },
+    };
+    char params [64];
+    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) id);
+    for (size_t i = 0; i < sizeof bad_writes / sizeof bad_writes [0]; i++) {
+        reply = s_call (&catalog, "product.update", "manager", params, bad_writes [i][0]);
+        testcall_expect (reply, 400);
+        assert (s_has_detail (reply, bad_writes [i][1], NULL));
+        envelope_destroy (&reply);
+    }
+
+    //  unique: a second product cannot take it, on create (with or without
+    //  a SKU) nor on update
+    snprintf (data, sizeof data,
+              "{\"name\": \"Copie IT\", \"price_cents\": 2500, \"category_id\": %lld, \"barcode\": \"0779000000012\"}",
+              (long long) category);
+    reply = s_call (&catalog, "product.create", "manager", NULL, data);
+    testcall_expect (reply, 409);
+    assert (strstr (json_string_value (json_object_get (reply->error, "message")), "barcode"));
+    envelope_destroy (&reply);
+    envelope_t *other = s_new_product (&catalog, category, "Crémier IT", "EAN-IT-2", 1800);
+    char other_params [64];
+    snprintf (other_params, sizeof other_params, "{\"id\": \"%lld\"}", (long long) s_int (other->body, "id"));
+    reply = s_call (&catalog, "product.update", "manager", other_params, "{\"barcode\": \"0779000000012\"}");
+    testcall_expect (reply, 409);
+    assert (strstr (json_string_value (json_object_get (reply->error, "message")), "barcode"));
+    envelope_destroy (&reply);
+    //  a product may write its own barcode again; the SKU conflict is still told apart
+    reply = s_call (&catalog, "product.update", "manager", params,
+                    "{\"barcode\": \"0779000000012\", \"sku\": \"EAN-IT-2\"}");
+    testcall_expect (reply, 409);
+    assert (strstr (json_string_value (json_object_get (reply->error, "message")), "sku"));
+    envelope_destroy (&reply);
+
+    //  update: only what is given; null takes the barcode away
+    reply = s_call (&catalog, "product.update", "manager", params, "{\"cost_cents\": 0}");
+    testcall_expect (reply, 200);
+    assert (s_int (reply->body, "cost_cents") == 0 && streq (s_str (reply->body, "barcode"), "0779000000012"));
+    envelope_destroy (&reply);
+    reply = s_call (&catalog, "product.update", "manager", params, "{\"barcode\": null, \"cost_cents\": 1250}");
+    testcall_expect (reply, 200);
+    assert (json_is_null (json_object_get (reply->body, "barcode")) && s_int (reply->body, "cost_cents") == 1250);
+    envelope_destroy (&reply);
+    s_call_expect (&catalog, "product.get_by_barcode", NULL, "{\"code\": \"0779000000012\"}", NULL, 404);
+    //  now free for the other one; once deleted, the till no longer finds it
+    s_call_expect (&catalog, "product.update", "manager", other_params, "{\"barcode\": \"0779000000012\"}", 200);
+    s_call_expect (&catalog, "product.delete", "manager", other_params, NULL, 204);
+    s_call_expect (&catalog, "product.get_by_barcode", NULL, "{\"code\": \"0779000000012\"}", NULL, 404);
+    envelope_destroy (&other);
+
+    //  the table refuses a bad code on its own too
+    pgdb_t *db = pgdb_new (s_product_db);
+    assert (pgdb_run (db, "UPDATE products SET barcode = '0779000000013' WHERE sku = 'EAN-IT-1'") == -1);
+    assert (pgdb_run (db, "UPDATE products SET cost_cents = -1 WHERE sku = 'EAN-IT-1'") == -1);
+    pgdb_destroy (&db);
+    s_catalog_close (&catalog);
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+test_product_get_many_answers_known_ids (bool verbose)
+{
+    s_catalog_t catalog = s_catalog_open ();
+    json_int_t category = s_new_category (&catalog, "Plusieurs IT");
+    envelope_t *kept = s_new_product (&catalog, category, "Gardé IT", "MANY-IT-1", 1000);
+    envelope_t *gone = s_new_product (&catalog, category, "Supprimé IT", "MANY-IT-2", 2000);
+    json_int_t kept_id = s_int (kept->body, "id"), gone_id = s_int (gone->body, "id");
+    char params [64];
+    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) gone_id);
+    envelope_t *reply = s_call (&catalog, "product.delete", "manager", params, NULL);
+    testcall_expect (reply, 204);
+    envelope_destroy (&reply);
+
+    //  deleted ones too, inactive; unknown ids left out; repeats once; in id order
+    char data [160];
+    snprintf (data, sizeof data, "{\"ids\": [%lld, 987654321, %lld, %lld]}",
+              (long long) gone_id, (long long) kept_id, (long long) gone_id);
+    reply = s_call (&catalog, "product.get_many", "service", NULL, data);
+    testcall_expect (reply, 200);
+    json_t *products = json_object_get (reply->body, "data");
+    assert (json_array_size (products) == 2);
+    json_t *first = json_array_get (products, 0), *second = json_array_get (products, 1);
+    assert (s_int (first, "id") == kept_id && json_is_true (json_object_get (first, "active")));
+    assert (s_int (second, "id") == gone_id && json_is_false (json_object_get (second, "active")));
+    assert (s_int (second, "price_cents") == 2000 && json_object_get (second, "cost_cents"));
+    envelope_destroy (&reply);
+    //  the ids may come as params as well
+    reply = s_call (&catalog, "product.get_many", "service", "{\"ids\": [1, 2]}", NULL);
+    testcall_expect (reply, 200);
+    assert (json_array_size (json_object_get (reply->body, "data")) == 2);
+    envelope_destroy (&reply);
+
+    //  1 to 100 positive integer ids
+    json_t *many = json_pack ("{s:[]}", "ids");
+    for (int i = 1; i <= 101; i++)
+        json_array_append_new (json_object_get (many, "ids"), json_integer (i));
+    char *too_many = json_dumps (many, 0);
+    json_decref (many);
+    struct { const char *data, *field; } bad [] = {
+        { "{\"ids\": []}", "ids" }, { "{\"ids\": 5}", "ids" }, { "{}", "ids" }, { too_many, "ids" },
+        { "{\"ids\": [1, 0]}", "ids[1]" }, { "{\"ids\": [\"7\"]}", "ids[0]" }, { "{\"ids\": [1.5]}", "ids[0]" },
+        { "{\"ids\": [-3]}", "ids[0]" }, { "{\"ids\": [null]}", "ids[0]" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        reply = s_call (&catalog, "product.get_many", "service", NULL, bad [i].data);
+        testcall_expect (reply, 400);
+        assert (s_has_detail (reply, bad [i].field, NULL));
+        envelope_destroy (&reply);
+    }
+    free (too_many);
+    envelope_destroy (&kept);
+    envelope_destroy (&gone);
+    s_catalog_close (&catalog);
+}
+
+//  --------------------------------------------------------------------------
+//  product.updated: a trigger writes one with every create, update and
+//  (soft) delete, in the transaction of the change; the first actor of
+//  instance 1 runs the relay that publishes them.
+
+typedef struct {
+    json_int_t product_id;
+    json_t *events;             //  the payloads of that product, in seq order
+    int64_t last_seq;
+    bool out_of_order;
+} s_product_events_t;
+
+static int
+s_collect_event (const eventbus_event_t *event, void *arg)
+{
+    s_product_events_t *log = (s_product_events_t *) arg;
+    log->out_of_order |= event->seq <= log->last_seq;
+    log->last_seq = event->seq;
+    if (streq (event->topic, "product.updated")
+    &&  json_integer_value (json_object_get (event->payload, "product_id")) == log->product_id)
+        json_array_append (log->events, (json_t *) event->payload);
+    return 0;
+}
+
+//  The three payloads of a create, an update and a delete of one product.
+static void
+s_check_product_events (json_t *events, const char *barcode)
+{
+    assert (json_array_size (events) == 3);
+    json_t *created = json_array_get (events, 0);
+    json_t *updated = json_array_get (events, 1);
+    json_t *deleted = json_array_get (events, 2);
+    assert (streq (s_str (created, "sku"), "EVT-IT-1") && streq (s_str (created, "name"), "Moulin IT"));
+    assert (s_int (created, "price_cents") == 3000 && s_int (created, "cost_cents") == 0);
+    assert (json_is_null (json_object_get (created, "barcode")));
+    assert (s_int (created, "category_id") > 0 && s_int (created, "alert_threshold") == 5);
+    assert (json_is_true (json_object_get (created, "active")));
+    assert (s_matches (s_str (created, "at"), "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"));
+    assert (json_object_size (created) == 10);
+    assert (s_int (updated, "price_cents") == 3200 && s_int (updated, "cost_cents") == 1500);
+    assert (streq (s_str (updated, "barcode"), barcode));
+    assert (json_is_true (json_object_get (updated, "active")));
+    assert (json_is_false (json_object_get (deleted, "active")));
+    assert (s_int (deleted, "price_cents") == 3200);
+}
+
+static void
+test_product_events_follow_every_write (bool verbose)
+{
+    //  The relay on ports of this run's own, CURVE with a scratch key folder
+    //  whose subscriber key is admitted first.
+    char keys [] = "/tmp/product-events-it-XXXXXX";
+    assert (mkdtemp (keys));
+    zcert_t *cert = curvekeys_ensure (keys, "it-subscriber", true);
+    assert (cert);
+    int port = 40000 + (s_run_id % 10000) * 2;
+    char publish [64], replay [64];
+    snprintf (publish, sizeof publish, "tcp://127.0.0.1:%d", port);
+    snprintf (replay, sizeof replay, "tcp://127.0.0.1:%d", port + 1);
+    setenv ("COMPTOIR_PRODUCT_EVENTS_PUBLISH", publish, 1);
+    setenv ("COMPTOIR_PRODUCT_EVENTS_REPLAY", replay, 1);
+    setenv ("COMPTOIR_PRODUCT_RELAY_MS", "20", 1);
+    setenv ("COMPTOIR_KEYS_DIR", keys, 1);
+    s_catalog_t catalog;
+    catalog.settings = settings_load (NULL);
+    assert (catalog.settings);
+    catalog.state = (product_state_t *) product_context_def.make_state (catalog.settings, 1, 1);
+    assert (catalog.state && catalog.state->relay);
+
+    //  create, update (price, cost, barcode), delete
+    json_int_t category = s_new_category (&catalog, "Événements IT");
+    envelope_t *reply = s_new_product (&catalog, category, "Moulin IT", "EVT-IT-1", 3000);
+    json_int_t id = s_int (reply->body, "id");
+    envelope_destroy (&reply);
+    char params [64];
+    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) id);
+    s_call_expect (&catalog, "product.update", "manager", params,
+                    "{\"price_cents\": 3200, \"cost_cents\": 1500, \"barcode\": \"0779000000036\"}", 200);
+    //  a refused write announces nothing
+    s_call_expect (&catalog, "product.update", "manager", params, "{\"sku\": \"CAF-1001\"}", 409);
+    s_call_expect (&catalog, "product.delete", "manager", params, NULL, 204);
+
+    //  in the outbox, in that order
+    pgdb_t *db = pgdb_new (s_product_db);
+    assert (db);
+    char id_text [24];
+    snprintf (id_text, sizeof id_text, "%lld", (long long) id);
+    PGresult *res = pgdb_exec (db, "it_product_events",
+        "SELECT payload::text FROM outbox WHERE topic = 'product.updated'"
+        " AND (payload->>'product_id')::bigint = $1 ORDER BY seq", 1, (const char *[]) { id_text });
+    assert (res);
+    json_t *stored = json_array ();
+    for (int row = 0; row < PQntuples (res); row++)
+        json_array_append_new (stored, json_loads (PQgetvalue (res, row, 0), 0, NULL));
+    PQclear (res);
+    s_check_product_events (stored, "0779000000036");
+    json_decref (stored);
+    //  the seed's products were announced as well
+    assert (s_number (db, "SELECT count(DISTINCT payload->>'sku') FROM outbox"
+                          " WHERE payload->>'sku' ~ '^[A-Z]{3}-[0-9]{4}$'") >= 56);
+    pgdb_destroy (&db);
+
+    //  and on the bus: a subscriber from sequence zero gets them, in seq order
+    char *server_path = zsys_sprintf ("%s/product-events", keys);
+    char *server_key = curvekeys_public_of (server_path);
+    assert (server_key);
+    eventbus_subscriber_t *subscriber = eventbus_subscriber_new_secure ("product", publish, replay,
+                                                                        cert, server_key);
+    assert (subscriber);
+    s_product_events_t log = { .product_id = id, .events = json_array () };
+    int64_t until = zclock_mono () + 5000;
+    while (json_array_size (log.events) < 3 && zclock_mono () < until) {
+        eventbus_subscriber_catch_up (subscriber, s_collect_event, &log);
+        if (json_array_size (log.events) < 3)
+            zclock_sleep (50);
+    }
+    if (verbose)
+        printf ("%zu events of product %lld on the bus\n", json_array_size (log.events), (long long) id);
+    assert (!log.out_of_order);
+    s_check_product_events (log.events, "0779000000036");
+    json_decref (log.events);
+    eventbus_subscriber_destroy (&subscriber);
+    zstr_free (&server_key);
+    zstr_free (&server_path);
+    zcert_destroy (&cert);
+    s_catalog_close (&catalog);
+    char *remove = zsys_sprintf ("rm -rf '%s'", keys);
+    assert (system (remove) == 0);
+    zstr_free (&remove);
+}
+
+//  --------------------------------------------------------------------------
 
 static void
 test_product_soft_delete_hides_it (bool verbose)
@@ -1257,7 +1579,14 @@ test_product_seed_is_idempotent (bool verbose)
     //  every product of the seed has a category, a price, a description
     assert (s_number (db, "SELECT count(*) FROM products WHERE sku ~ '^[A-Z]{3}-[0-9]{4}$'"
                           " AND (category_id IS NULL OR price_cents <= 0 OR description IS NULL)") == 0);
-    //  once more changes nothing
+    //  a valid, distinct EAN-13 each, and a cost of 40 to 60 % of the price
+    assert (s_number (db, "SELECT count(DISTINCT barcode) FROM products WHERE sku ~ '^[A-Z]{3}-[0-9]{4}$'"
+                          " AND barcode LIKE '0628%' AND product_ean13_valid (barcode)") == products);
+    assert (s_number (db, "SELECT count(*) FROM products WHERE sku ~ '^[A-Z]{3}-[0-9]{4}$'"
+                          " AND (cost_cents * 100 < price_cents * 40 OR cost_cents * 100 > price_cents * 60)") == 0);
+    //  once more changes nothing, but gives a product seeded before barcodes
+    //  existed its barcode and cost
+    assert (pgdb_run (db, "UPDATE products SET barcode = NULL, cost_cents = 0 WHERE sku = 'CAF-1002'") == 0);
     char seed [600];
     snprintf (seed, sizeof seed, "%s/product/seed.sql", s_sql_dir);
     zfile_t *file = zfile_new (NULL, seed);
@@ -1269,6 +1598,8 @@ test_product_seed_is_idempotent (bool verbose)
     zchunk_destroy (&chunk);
     zfile_destroy (&file);
     assert (s_number (db, "SELECT count(*) FROM products WHERE sku ~ '^[A-Z]{3}-[0-9]{4}$'") == products);
+    assert (s_number (db, "SELECT count(*) FROM products WHERE sku = 'CAF-1002'"
+                          " AND barcode = '0628000110026' AND cost_cents = 2878") == 1);
     //  and the migrations are all recorded
     assert (s_number (db, "SELECT count(*) FROM schema_migrations") >= 1);
     pgdb_destroy (&db);
@@ -1351,7 +1682,10 @@ static const testrunner_case_t s_cases [] = {
     { "product_update_changes_only_given_fields", test_product_update_changes_only_given_fields },
     { "product_search_full_text_and_partial", test_product_search_full_text_and_partial },
     { "product_list_filters_sorts_and_pages", test_product_list_filters_sorts_and_pages },
+    { "product_barcode_and_cost", test_product_barcode_and_cost },
+    { "product_get_many_answers_known_ids", test_product_get_many_answers_known_ids },
     { "product_soft_delete_hides_it", test_product_soft_delete_hides_it },
+    { "product_events_follow_every_write", test_product_events_follow_every_write },
     { NULL, NULL }
 };
 

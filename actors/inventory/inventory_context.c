@@ -22,6 +22,7 @@
 #include "contextdb.h"
 #include "logline.h"
 #include "outbox_relay.h"
+#include "pos_stock_verbs.h"
 #include "reservation_verbs.h"
 #include "stock_verbs.h"
 #include "transfer_verbs.h"
@@ -51,6 +52,9 @@ static const contextnode_verb_t s_verbs [] = {
     { "reservation.release", reservation_release },
     { "reservation.restock", reservation_restock },
     { "reservation.get", reservation_get },
+    { "stock.sell", pos_stock_sell },
+    { "stock.sell_undo", pos_stock_sell_undo },
+    { "stock.return", pos_stock_return },
     { NULL, NULL }
 };
 

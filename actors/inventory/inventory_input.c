@@ -139,6 +139,166 @@ inventory_required_integer (json_t *object, const char *field, int64_t min, int6
 
 //  --------------------------------------------------------------------------
 
+static int
+s_by_product (const void *a, const void *b)
+{
+    const inventory_line_t *left = (const inventory_line_t *) a;
+    const inventory_line_t *right = (const inventory_line_t *) b;
+    return (left->product_id > right->product_id) - (left->product_id < right->product_id);
+}
+
+//  One line into *line: 0, or -1 with its problems named after it.
+static int
+s_read_line (json_t *item, size_t index, int64_t max_quantity, inventory_line_t *line,
+             json_t *details)
+{
+    static const char *const allowed [] = { "product_id", "quantity", NULL };
+    char field [48];
+    snprintf (field, sizeof field, "lines[%zu]", index);
+    if (!json_is_object (item)) {
+        request_input_problem (details, field, "must be an object");
+        return -1;
+    }
+    json_t *problems = json_array ();
+    request_input_unknown_fields (item, allowed, problems);
+    inventory_required_integer (item, "product_id", 1, INT64_MAX, &line->product_id, problems);
+    inventory_required_integer (item, "quantity", 1, max_quantity, &line->quantity, problems);
+    size_t which;
+    json_t *problem;
+    json_array_foreach (problems, which, problem) {
+        char named [96];
+        snprintf (named, sizeof named, "%s.%s", field,
+                  json_string_value (json_object_get (problem, "field")));
+        request_input_problem (details, named,
+                               json_string_value (json_object_get (problem, "problem")));
+    }
+    int rc = json_array_size (problems) ? -1 : 0;
+    json_decref (problems);
+    return rc;
+}
+
+size_t
+inventory_read_lines (json_t *data, inventory_line_t *lines, int64_t max_quantity,
+                      inventory_repeats_t repeats, json_t *details)
+{
+    json_t *items = json_object_get (data, "lines");
+    if (!json_is_array (items) || json_array_size (items) == 0
+    ||  json_array_size (items) > INVENTORY_MAX_LINES) {
+        request_input_problem (details, "lines", "must be an array of 1 to 100 lines");
+        return 0;
+    }
+    size_t count = 0, index;
+    json_t *item;
+    json_array_foreach (items, index, item)
+        if (s_read_line (item, index, max_quantity, &lines [count], details) == 0)
+            count++;
+    qsort (lines, count, sizeof (inventory_line_t), s_by_product);
+    size_t kept = count ? 1 : 0;
+    for (size_t i = 1; i < count; i++) {
+        if (lines [i].product_id != lines [kept - 1].product_id)
+            lines [kept++] = lines [i];
+        else
+        if (repeats == INVENTORY_MERGE_REPEATS)
+            lines [kept - 1].quantity += lines [i].quantity;   //  at most 100 x max: no overflow
+        else {
+            request_input_problem (details, "lines", "a product appears on two lines");
+            break;
+        }
+    }
+    return kept;
+}
+
+//  --------------------------------------------------------------------------
+
+bool
+inventory_lines_equal (json_t *stored, const inventory_line_t *lines, size_t count)
+{
+    bool same = json_is_array (stored) && json_array_size (stored) == count;
+    for (size_t i = 0; same && i < count; i++) {
+        json_t *line = json_array_get (stored, i);
+        same = json_integer_value (json_object_get (line, "product_id")) == lines [i].product_id
+            && json_integer_value (json_object_get (line, "quantity")) == lines [i].quantity;
+    }
+    return same;
+}
+
+//  --------------------------------------------------------------------------
+
+const char *
+inventory_name_field (json_t *data, const char *field, size_t max, bool required, json_t *details)
+{
+    json_t *value = json_object_get (data, field);
+    if (!value) {
+        if (required)
+            request_input_problem (details, field, "is required");
+        return NULL;
+    }
+    const char *text = json_string_value (value);
+    size_t length = text ? strlen (text) : 0;
+    bool ok = length > 0 && length <= max;
+    for (size_t i = 0; ok && i < length; i++) {
+        char c = text [i];
+        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+          || c == ':' || c == '_' || c == '.' || c == '-';
+    }
+    if (!ok) {
+        char problem [96];
+        snprintf (problem, sizeof problem,
+                  "must be 1 to %zu of letters, digits, ':', '_', '.', '-'", max);
+        request_input_problem (details, field, problem);
+        return NULL;
+    }
+    return text;
+}
+
+//  --------------------------------------------------------------------------
+
+int
+inventory_change_line (pgdb_t *db, const envelope_t *request, const char *location_id,
+                       const inventory_line_t *line, int64_t on_hand_delta,
+                       int64_t reserved_delta, const char *cause, const char *reference)
+{
+    char product [24], on_hand [24], reserved [24];
+    snprintf (product, sizeof product, "%lld", (long long) line->product_id);
+    snprintf (on_hand, sizeof on_hand, "%lld", (long long) on_hand_delta);
+    snprintf (reserved, sizeof reserved, "%lld", (long long) reserved_delta);
+    const char *params [] = {
+        product, location_id, on_hand, reserved, cause, reference, request ? request->sub : NULL,
+        request ? request->role : "system"
+    };
+    PGresult *res = pgdb_exec (db, "inventory_change_line",
+        "SELECT new_available FROM inventory_change ($1, $2, $3, $4, $5, $6, $7, $8)", 8, params);
+    if (!res)
+        return -1;
+    int done = PQntuples (res) == 1;
+    PQclear (res);
+    return done;
+}
+
+//  --------------------------------------------------------------------------
+
+int
+inventory_short_line (pgdb_t *db, const char *location_id, const inventory_line_t *line,
+                      json_t *short_lines)
+{
+    char product [24];
+    snprintf (product, sizeof product, "%lld", (long long) line->product_id);
+    const char *params [] = { product, location_id };
+    PGresult *res = pgdb_exec (db, "inventory_short_line",
+        "SELECT coalesce ((SELECT available FROM stock"
+        "                   WHERE product_id = $1 AND location_id = $2), 0)", 2, params);
+    if (!res)
+        return -1;
+    json_array_append_new (short_lines, json_pack ("{s:I, s:I, s:I}",
+        "product_id", (json_int_t) line->product_id,
+        "requested", (json_int_t) line->quantity,
+        "available", inventory_int (res, 0, 0)));
+    PQclear (res);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+
 json_int_t
 inventory_int (PGresult *res, int row, int column)
 {
@@ -225,6 +385,26 @@ inventory_input_test (bool verbose)
     inventory_read_page (request, &page, &per_page, details);
     assert (page == 3 && json_array_size (details) == 1);
     json_decref (details);
+
+    //  lines: sorted by product; a repeated product merged or refused
+    inventory_line_t lines [INVENTORY_MAX_LINES];
+    json_t *data = json_loads ("{\"lines\": [{\"product_id\": 9, \"quantity\": 2},"
+                               " {\"product_id\": 3, \"quantity\": 1}, {\"product_id\": 9, \"quantity\": 5}]}",
+                               0, NULL);
+    details = json_array ();
+    assert (inventory_read_lines (data, lines, 10, INVENTORY_MERGE_REPEATS, details) == 2);
+    assert (json_array_size (details) == 0);
+    assert (lines [0].product_id == 3 && lines [1].product_id == 9 && lines [1].quantity == 7);
+    inventory_read_lines (data, lines, 10, INVENTORY_REFUSE_REPEATS, details);
+    assert (json_array_size (details) == 1);
+    json_decref (details);
+    details = json_array ();
+    json_object_set_new (data, "lines", json_pack ("[{s:i, s:i}]", "product_id", 3, "quantity", 11));
+    assert (inventory_read_lines (data, lines, 10, INVENTORY_MERGE_REPEATS, details) == 0);
+    assert (streq (json_string_value (json_object_get (json_array_get (details, 0), "field")),
+                   "lines[0].quantity"));
+    json_decref (details);
+    json_decref (data);
     envelope_destroy (&request);
     if (verbose)
         printf ("OK\n");

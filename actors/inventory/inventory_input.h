@@ -61,6 +61,52 @@ envelope_t *inventory_required_id (const envelope_t *request, const char *name, 
 int inventory_required_integer (json_t *object, const char *field, int64_t min, int64_t max,
                                 int64_t *value, json_t *details);
 
+//  Most lines one request may carry (a reservation, a sale, a return).
+#define INVENTORY_MAX_LINES  100
+
+//  One line of goods.
+typedef struct {
+    int64_t product_id;
+    int64_t quantity;
+} inventory_line_t;
+
+//  What inventory_read_lines does with a product named on two lines.
+typedef enum {
+    INVENTORY_REFUSE_REPEATS,       //  a detail "a product appears on two lines"
+    INVENTORY_MERGE_REPEATS         //  one line, the quantities added
+} inventory_repeats_t;
+
+//  data.lines: 1..INVENTORY_MAX_LINES objects {product_id (positive),
+//  quantity (1..max_quantity)} and nothing else. Fills lines (room for
+//  INVENTORY_MAX_LINES) sorted by product_id, the order in which every
+//  transaction takes stock rows so that two never deadlock, and returns
+//  how many. Problems go to details, named after their line
+//  ("lines[2].quantity").
+size_t inventory_read_lines (json_t *data, inventory_line_t *lines, int64_t max_quantity,
+                             inventory_repeats_t repeats, json_t *details);
+
+//  Whether a stored array of {product_id, quantity} (sorted by product, as
+//  every loader answers it) holds the same lines as an operation retried.
+bool inventory_lines_equal (json_t *stored, const inventory_line_t *lines, size_t count);
+
+//  A name (ids and references, which travel in logs and movement
+//  references): 1..max of A-Z a-z 0-9 : _ . -. NULL when absent (with a
+//  detail when required) or invalid (with a detail).
+const char *inventory_name_field (json_t *data, const char *field, size_t max, bool required,
+                                  json_t *details);
+
+//  inventory_change (sql/inventory/0002_stock.sql) for one line in the open
+//  transaction, on behalf of request's caller (NULL: "system"). 1 done,
+//  0 refused (a level would go below zero), -1 the database failed.
+int inventory_change_line (pgdb_t *db, const envelope_t *request, const char *location_id,
+                           const inventory_line_t *line, int64_t on_hand_delta,
+                           int64_t reserved_delta, const char *cause, const char *reference);
+
+//  Append {product_id, requested, available} for a line that was short at
+//  the location to short_lines (the details of out_of_stock). 0 or -1.
+int inventory_short_line (pgdb_t *db, const char *location_id, const inventory_line_t *line,
+                          json_t *short_lines);
+
 //  A column as an integer.
 json_int_t inventory_int (PGresult *res, int row, int column);
 

@@ -31,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RESERVATION_MAX_LINES  100
 #define RESERVATION_ID_MAX     100
 #define RESERVATION_REF_MAX    200
 
@@ -45,129 +44,17 @@ typedef enum {
 } s_outcome_t;
 
 typedef struct {
-    int64_t product_id;
-    int64_t quantity;
-} s_line_t;
-
-typedef struct {
     const envelope_t *request;
     const char *id;
     const char *reference;          //  reserve: the reference; commit: a new one or NULL
     char location [24];
     char ttl [24];
-    s_line_t lines [RESERVATION_MAX_LINES];
+    inventory_line_t lines [INVENTORY_MAX_LINES];
     size_t line_count;
     json_t *short_lines;            //  reserve: the lines that were short
     const char *action;             //  commit, release, restock
     bool replayed;                  //  already in the state asked for
 } s_work_t;
-
-//  --------------------------------------------------------------------------
-//  A name: 1..max of A-Z a-z 0-9 : _ . - (ids and references travel in logs
-//  and in movement references).
-
-static const char *
-s_name_field (json_t *data, const char *field, size_t max, bool required, json_t *details)
-{
-    json_t *value = json_object_get (data, field);
-    if (!value) {
-        if (required)
-            request_input_problem (details, field, "is required");
-        return NULL;
-    }
-    const char *text = json_string_value (value);
-    size_t length = text ? strlen (text) : 0;
-    bool ok = length > 0 && length <= max;
-    for (size_t i = 0; ok && i < length; i++) {
-        char c = text [i];
-        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-          || c == ':' || c == '_' || c == '.' || c == '-';
-    }
-    if (!ok) {
-        request_input_problem (details, field, "must be 1 to 100 (reference 200) of letters, digits, ':', '_', '.', '-'");
-        return NULL;
-    }
-    return text;
-}
-
-//  --------------------------------------------------------------------------
-
-static int
-s_by_product (const void *a, const void *b)
-{
-    const s_line_t *left = (const s_line_t *) a, *right = (const s_line_t *) b;
-    return (left->product_id > right->product_id) - (left->product_id < right->product_id);
-}
-
-static void
-s_read_lines (json_t *data, s_work_t *work, json_t *details)
-{
-    json_t *lines = json_object_get (data, "lines");
-    if (!json_is_array (lines) || json_array_size (lines) == 0
-    ||  json_array_size (lines) > RESERVATION_MAX_LINES) {
-        request_input_problem (details, "lines", "must be an array of 1 to 100 lines");
-        return;
-    }
-    static const char *const allowed [] = { "product_id", "quantity", NULL };
-    size_t index;
-    json_t *line;
-    json_array_foreach (lines, index, line) {
-        char field [48];
-        snprintf (field, sizeof field, "lines[%zu]", index);
-        if (!json_is_object (line)) {
-            request_input_problem (details, field, "must be an object");
-            continue;
-        }
-        json_t *problems = json_array ();
-        request_input_unknown_fields (line, allowed, problems);
-        s_line_t *slot = &work->lines [work->line_count];
-        inventory_required_integer (line, "product_id", 1, INT64_MAX, &slot->product_id, problems);
-        inventory_required_integer (line, "quantity", 1, INVENTORY_MAX_QUANTITY, &slot->quantity, problems);
-        //  name each problem after its line
-        size_t which;
-        json_t *problem;
-        json_array_foreach (problems, which, problem) {
-            char named [96];
-            snprintf (named, sizeof named, "%s.%s", field,
-                      json_string_value (json_object_get (problem, "field")));
-            request_input_problem (details, named,
-                                   json_string_value (json_object_get (problem, "problem")));
-        }
-        if (json_array_size (problems) == 0)
-            work->line_count++;
-        json_decref (problems);
-    }
-    qsort (work->lines, work->line_count, sizeof (s_line_t), s_by_product);
-    for (size_t i = 1; i < work->line_count; i++)
-        if (work->lines [i].product_id == work->lines [i - 1].product_id) {
-            request_input_problem (details, "lines", "a product appears on two lines");
-            break;
-        }
-}
-
-//  --------------------------------------------------------------------------
-//  inventory_change in the open transaction: 1 done, 0 refused, -1 failed.
-
-static int
-s_change (pgdb_t *db, const envelope_t *request, const char *location, const s_line_t *line,
-          int64_t on_hand_delta, int64_t reserved_delta, const char *cause, const char *reference)
-{
-    char product [24], on_hand [24], reserved [24];
-    snprintf (product, sizeof product, "%lld", (long long) line->product_id);
-    snprintf (on_hand, sizeof on_hand, "%lld", (long long) on_hand_delta);
-    snprintf (reserved, sizeof reserved, "%lld", (long long) reserved_delta);
-    const char *params [] = {
-        product, location, on_hand, reserved, cause, reference, request ? request->sub : NULL,
-        request ? request->role : "system"
-    };
-    PGresult *res = pgdb_exec (db, "reservation_change",
-        "SELECT new_available FROM inventory_change ($1, $2, $3, $4, $5, $6, $7, $8)", 8, params);
-    if (!res)
-        return -1;
-    int done = PQntuples (res) == 1;
-    PQclear (res);
-    return done;
-}
 
 //  --------------------------------------------------------------------------
 
@@ -194,7 +81,7 @@ s_reserve (pgdb_t *db, void *arg)
 
     work->short_lines = json_array ();
     for (size_t i = 0; i < work->line_count; i++) {
-        const s_line_t *line = &work->lines [i];
+        const inventory_line_t *line = &work->lines [i];
         char product [24], quantity [24];
         snprintf (product, sizeof product, "%lld", (long long) line->product_id);
         snprintf (quantity, sizeof quantity, "%lld", (long long) line->quantity);
@@ -205,23 +92,12 @@ s_reserve (pgdb_t *db, void *arg)
         if (!res)
             return S_FAILED;
         PQclear (res);
-        int done = s_change (db, work->request, work->location, line, 0, line->quantity,
-                             "reservation", work->reference);
+        int done = inventory_change_line (db, work->request, work->location, line, 0,
+                                          line->quantity, "reservation", work->reference);
         if (done < 0)
             return S_FAILED;
-        if (done == 0) {
-            const char *where [] = { product, work->location };
-            res = pgdb_exec (db, "reservation_available",
-                "SELECT coalesce ((SELECT available FROM stock"
-                "                   WHERE product_id = $1 AND location_id = $2), 0)", 2, where);
-            if (!res)
-                return S_FAILED;
-            json_array_append_new (work->short_lines, json_pack ("{s:I, s:I, s:I}",
-                "product_id", (json_int_t) line->product_id,
-                "requested", (json_int_t) line->quantity,
-                "available", inventory_int (res, 0, 0)));
-            PQclear (res);
-        }
+        if (done == 0 && inventory_short_line (db, work->location, line, work->short_lines))
+            return S_FAILED;
     }
     return json_array_size (work->short_lines) ? S_OUT_OF_STOCK : S_DONE;
 }
@@ -281,9 +157,10 @@ s_settle (pgdb_t *db, void *arg)
         return S_FAILED;
     int outcome = S_DONE;
     for (int row = 0; outcome == S_DONE && row < PQntuples (res); row++) {
-        s_line_t line = { inventory_int (res, row, 0), inventory_int (res, row, 1) };
-        if (s_change (db, work->request, work->location, &line, on_hand_sign * line.quantity,
-                      reserved_sign * line.quantity, cause, reference) != 1)
+        inventory_line_t line = { inventory_int (res, row, 0), inventory_int (res, row, 1) };
+        if (inventory_change_line (db, work->request, work->location, &line,
+                                   on_hand_sign * line.quantity, reserved_sign * line.quantity,
+                                   cause, reference) != 1)
             outcome = S_FAILED;     //  the constraints say the held stock is there
     }
     PQclear (res);
@@ -357,14 +234,8 @@ s_existing_reply (const envelope_t *request, pgdb_t *db, const s_work_t *work)
     if (!reservation)
         return failed ? request_input_db_failure (request, db, "inventory")
                       : request_input_conflict (request, "this reservation is being replaced; try again");
-    json_t *lines = json_object_get (reservation, "lines");
-    bool same = json_array_size (lines) == work->line_count
-             && json_integer_value (json_object_get (reservation, "location_id")) == atoll (work->location);
-    for (size_t i = 0; same && i < work->line_count; i++) {
-        json_t *line = json_array_get (lines, i);
-        same = json_integer_value (json_object_get (line, "product_id")) == work->lines [i].product_id
-            && json_integer_value (json_object_get (line, "quantity")) == work->lines [i].quantity;
-    }
+    bool same = json_integer_value (json_object_get (reservation, "location_id")) == atoll (work->location)
+             && inventory_lines_equal (json_object_get (reservation, "lines"), work->lines, work->line_count);
     if (!same) {
         json_decref (reservation);
         return request_input_conflict (request, "this reservation_id already holds other lines");
@@ -393,11 +264,12 @@ reservation_reserve (const envelope_t *request, void *state)
     json_t *data = request_input_object (request, details);
     if (data) {
         request_input_unknown_fields (data, allowed, details);
-        work->id = s_name_field (data, "reservation_id", RESERVATION_ID_MAX, true, details);
-        work->reference = s_name_field (data, "reference", RESERVATION_REF_MAX, false, details);
+        work->id = inventory_name_field (data, "reservation_id", RESERVATION_ID_MAX, true, details);
+        work->reference = inventory_name_field (data, "reference", RESERVATION_REF_MAX, false, details);
         request_input_integer (data, "location_id", 1, INT64_MAX, &location_id, details);
         request_input_integer (data, "ttl_s", 1, INVENTORY_RESERVATION_TTL_MAX_S, &ttl_s, details);
-        s_read_lines (data, work, details);
+        work->line_count = inventory_read_lines (data, work->lines, INVENTORY_MAX_QUANTITY,
+                                                 INVENTORY_REFUSE_REPEATS, details);
     }
     if (json_array_size (details)) {
         free (work);
@@ -476,9 +348,9 @@ s_settle_verb (const envelope_t *request, void *state, const char *action)
     if (data) {
         bool committing = streq (action, "commit");
         request_input_unknown_fields (data, committing ? allowed_commit : allowed, details);
-        work.id = s_name_field (data, "reservation_id", RESERVATION_ID_MAX, true, details);
+        work.id = inventory_name_field (data, "reservation_id", RESERVATION_ID_MAX, true, details);
         if (committing)
-            work.reference = s_name_field (data, "reference", RESERVATION_REF_MAX, false, details);
+            work.reference = inventory_name_field (data, "reference", RESERVATION_REF_MAX, false, details);
     }
     if (json_array_size (details))
         return request_input_invalid (request, details);
@@ -528,7 +400,7 @@ reservation_get (const envelope_t *request, void *state)
         return refused;
     json_t *details = json_array ();
     json_t *data = request_input_object (request, details);
-    const char *id = data ? s_name_field (data, "reservation_id", RESERVATION_ID_MAX, true, details) : NULL;
+    const char *id = data ? inventory_name_field (data, "reservation_id", RESERVATION_ID_MAX, true, details) : NULL;
     if (json_array_size (details))
         return request_input_invalid (request, details);
     json_decref (details);

@@ -96,21 +96,11 @@ static int
 s_change (pgdb_t *db, const envelope_t *request, json_int_t product_id, json_int_t location_id,
           json_int_t on_hand_delta, json_int_t reserved_delta, const char *cause, const char *reference)
 {
-    char product [24], location [24], on_hand [24], reserved [24];
-    snprintf (product, sizeof product, "%lld", (long long) product_id);
+    char location [24];
     snprintf (location, sizeof location, "%lld", (long long) location_id);
-    snprintf (on_hand, sizeof on_hand, "%lld", (long long) on_hand_delta);
-    snprintf (reserved, sizeof reserved, "%lld", (long long) reserved_delta);
-    const char *params [] = {
-        product, location, on_hand, reserved, cause, reference, request->sub, request->role
-    };
-    PGresult *res = pgdb_exec (db, "transfer_change",
-        "SELECT new_available FROM inventory_change ($1, $2, $3, $4, $5, $6, $7, $8)", 8, params);
-    if (!res)
-        return -1;
-    int done = PQntuples (res) == 1;
-    PQclear (res);
-    return done;
+    inventory_line_t line = { product_id, 0 };
+    return inventory_change_line (db, request, location, &line, on_hand_delta, reserved_delta,
+                                  cause, reference);
 }
 
 //  --------------------------------------------------------------------------

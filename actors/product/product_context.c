@@ -6,6 +6,13 @@
     contextdb, which applies the migrations (`product/migrations`) and, when
     `product/seed` names a file, the idempotent demo seed once per process
     before any actor serves.
+
+    The first actor of instance 1 also runs the outbox relay (runtime/
+    outbox_relay): a trigger writes product.updated in the outbox with
+    every insert and update of a product (sql/product/0003), and the relay
+    publishes them on product/events_publish and answers replays on
+    product/events_replay. One relay per system; not starting it only
+    delays the events, which wait in the outbox.
     =========================================================================
 */
 #include "product_context.h"
@@ -14,6 +21,7 @@
 #include "product_verbs.h"
 
 #include "contextdb.h"
+#include "outbox_relay.h"
 
 #include <stdlib.h>
 
@@ -25,6 +33,8 @@ static const contextnode_verb_t s_verbs [] = {
     { "product.list", product_list },
     { "product.get", product_get },
     { "product.get_by_sku", product_get_by_sku },
+    { "product.get_by_barcode", product_get_by_barcode },
+    { "product.get_many", product_get_many },
     { "product.create", product_create },
     { "product.update", product_update },
     { "product.delete", product_delete },
@@ -45,6 +55,9 @@ s_make_state (settings_t *settings, int instance, int actor)
         free (self);
         return NULL;
     }
+    if (actor == 1 && instance == 1)
+        self->relay = outbox_relay_start (settings, "product",
+                                          settings_get (settings, "postgres/product", ""));
     return self;
 }
 
@@ -55,6 +68,7 @@ s_free_state (void **state_p)
 {
     if (state_p && *state_p) {
         product_state_t *self = (product_state_t *) *state_p;
+        actor_destroy (&self->relay);
         pgdb_destroy (&self->db);
         free (self);
         *state_p = NULL;

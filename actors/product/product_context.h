@@ -9,12 +9,14 @@
 #ifndef COMPTOIR_PRODUCT_CONTEXT_H
 #define COMPTOIR_PRODUCT_CONTEXT_H
 
+#include "actor.h"
 #include "contextnode.h"
 #include "pgdb.h"
 
 //  What each worker actor of the product context owns.
 typedef struct {
     pgdb_t *db;                 //  its own connection to the product database
+    actor_t *relay;             //  the outbox relay (first actor of instance 1 only)
 } product_state_t;
 
 //  name "product", the verbs, make_state / free_state.

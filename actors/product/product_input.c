@@ -64,6 +64,22 @@ product_input_string (json_t *object, const char *field, size_t min_len,
 
 //  --------------------------------------------------------------------------
 
+bool
+product_input_ean13 (const char *code)
+{
+    if (!code || strlen (code) != 13)
+        return false;
+    int sum = 0;
+    for (int i = 0; i < 13; i++) {
+        if (code [i] < '0' || code [i] > '9')
+            return false;
+        sum += (code [i] - '0') * (i % 2 ? 3 : 1);
+    }
+    return sum % 10 == 0;
+}
+
+//  --------------------------------------------------------------------------
+
 envelope_t *
 product_input_forbidden (const envelope_t *request)
 {
@@ -94,6 +110,18 @@ product_input_test (bool verbose)
     assert (product_input_string (data, "description", 0, 10, false, NULL, details) == NULL);
     assert (json_array_size (details) == 5);
 
+    //  EAN-13: the check digit verified; length and digits strict
+    assert (product_input_ean13 ("4006381333931"));
+    assert (product_input_ean13 ("0628000110019"));
+    assert (!product_input_ean13 ("4006381333932"));        //  wrong check digit
+    assert (!product_input_ean13 ("400638133393"));         //  12 digits
+    assert (!product_input_ean13 ("40063813339310"));       //  14 digits
+    assert (!product_input_ean13 ("40063813339 1"));
+    assert (!product_input_ean13 ("4OO6381333931"));        //  letters O
+    assert (!product_input_ean13 ("-006381333931"));
+    assert (!product_input_ean13 (""));
+    assert (!product_input_ean13 (NULL));
+
     envelope_t *request = envelope_new_request ("product.create");
     assert (!product_input_may_write (request));
     envelope_set_str (&request->role, "customer");
@@ -109,6 +137,6 @@ product_input_test (bool verbose)
     json_decref (details);
     json_decref (data);
     if (verbose)
-        printf ("(strings, writers) ");
+        printf ("(strings, EAN-13, writers) ");
     printf ("OK\n");
 }

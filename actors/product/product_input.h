@@ -28,6 +28,14 @@ bool product_input_may_write (const envelope_t *request);
 const char *product_input_string (json_t *object, const char *field, size_t min_len,
                                   size_t max_len, bool nullable, bool *is_null, json_t *details);
 
+//  True when code is an EAN-13: exactly 13 ASCII digits whose check digit
+//  (the last) makes the weighted sum (1, 3, 1, 3, ... from the left) a
+//  multiple of 10.
+bool product_input_ean13 (const char *code);
+
+//  The problem every barcode check reports (field "barcode").
+#define PRODUCT_INPUT_EAN13_PROBLEM "must be an EAN-13: 13 digits with a valid check digit"
+
 envelope_t *product_input_forbidden (const envelope_t *request);
 void product_input_test (bool verbose);
 

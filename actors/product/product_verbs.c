@@ -18,6 +18,14 @@
       the next number is tried.
     - SKUs are stored and looked up in upper case: a scanner or a clerk
       typing "caf-1001" finds CAF-1001.
+    - A barcode is an EAN-13 whose check digit is verified here (400) and
+      again by the table's CHECK. SKU and barcode are both unique: when an
+      insert or update hits a unique violation, one look-up says which of
+      the two was taken, instead of reading constraint names out of
+      PostgreSQL's message.
+    - get_many serves the other contexts (the point of sale prices a sale
+      with one call): it answers deleted products too, marked inactive,
+      because a sale or a return may name one that was deleted meanwhile.
     =========================================================================
 */
 #include "product_verbs.h"
@@ -36,13 +44,16 @@
 #define PRODUCT_MAX_QUERY         200
 #define PRODUCT_SKU_MAX           64
 #define PRODUCT_SKU_TRIES         5
+#define PRODUCT_EAN13_LENGTH      13
+#define PRODUCT_MAX_MANY          100
 
 //  The columns of the product shape, from products p LEFT JOIN categories c.
 #define PRODUCT_COLUMNS \
     "p.id, p.sku, p.name, p.description, p.price_cents, c.id, c.name, " \
     "p.alert_threshold, p.active, " \
     "to_char (p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
-    "to_char (p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    "to_char (p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
+    "p.barcode, p.cost_cents"
 
 //  Search: whole words and word prefixes through the tsvector, substrings
 //  and near spellings through pg_trgm, and SKU fragments.
@@ -89,7 +100,8 @@ static const s_sort_t s_sorts [] = {
 
 //  The writable fields of a product.
 static const char *const s_writable [] = {
-    "sku", "name", "description", "price_cents", "category_id", "alert_threshold", NULL
+    "sku", "name", "description", "price_cents", "category_id", "alert_threshold",
+    "barcode", "cost_cents", NULL
 };
 
 //  What a create or update body says, checked.
@@ -102,6 +114,9 @@ typedef struct {
     char price_cents [24];
     char category_id [24];
     char alert_threshold [24];
+    char barcode [PRODUCT_EAN13_LENGTH + 1];
+    bool has_barcode;           //  present, possibly null (barcode then "")
+    char cost_cents [24];
 } s_fields_t;
 
 //  --------------------------------------------------------------------------
@@ -130,7 +145,7 @@ s_product_json (PGresult *res, int row)
     if (!PQgetisnull (res, row, 5))
         category = json_pack ("{s:I, s:s}", "id", s_int (res, row, 5),
                               "name", PQgetvalue (res, row, 6));
-    return json_pack ("{s:I, s:s, s:s, s:o, s:I, s:o, s:I, s:b, s:s, s:s}",
+    return json_pack ("{s:I, s:s, s:s, s:o, s:I, s:o, s:I, s:b, s:s, s:s, s:o, s:I}",
                       "id", s_int (res, row, 0),
                       "sku", PQgetvalue (res, row, 1),
                       "name", PQgetvalue (res, row, 2),
@@ -140,7 +155,9 @@ s_product_json (PGresult *res, int row)
                       "alert_threshold", s_int (res, row, 7),
                       "active", streq (PQgetvalue (res, row, 8), "t"),
                       "created_at", PQgetvalue (res, row, 9),
-                      "updated_at", PQgetvalue (res, row, 10));
+                      "updated_at", PQgetvalue (res, row, 10),
+                      "barcode", s_string_or_null (res, row, 11),
+                      "cost_cents", s_int (res, row, 12));
 }
 
 //  --------------------------------------------------------------------------
@@ -161,6 +178,24 @@ s_product_reply (const envelope_t *request, PGresult *res, int status)
     }
     PQclear (res);
     return reply;
+}
+
+//  --------------------------------------------------------------------------
+//  The active product whose column equals $1 (one statement per column).
+
+#define PRODUCT_ACTIVE_SQL(column) \
+    "SELECT " PRODUCT_COLUMNS " FROM products p JOIN categories c ON c.id = p.category_id" \
+    " WHERE " column " = $1 AND p.active"
+
+static envelope_t *
+s_active_product (const envelope_t *request, pgdb_t *db, const char *statement, const char *sql,
+                  const char *value)
+{
+    const char *params [] = { value };
+    PGresult *res = pgdb_exec (db, statement, sql, 1, params);
+    if (!res)
+        return request_input_db_failure (request, db, "catalog");
+    return s_product_reply (request, res, 200);
 }
 
 //  --------------------------------------------------------------------------
@@ -244,6 +279,21 @@ s_read_fields (json_t *data, bool creating, s_fields_t *fields, json_t *details)
     found = request_input_integer (data, "alert_threshold", 0, PRODUCT_MAX_THRESHOLD, &value, details);
     if (found == 1)
         snprintf (fields->alert_threshold, sizeof fields->alert_threshold, "%lld", (long long) value);
+
+    found = request_input_integer (data, "cost_cents", 0, PRODUCT_MAX_PRICE_CENTS, &value, details);
+    if (found == 1)
+        snprintf (fields->cost_cents, sizeof fields->cost_cents, "%lld", (long long) value);
+
+    //  null takes the barcode away; any string must be an EAN-13
+    bool barcode_null = false;
+    const char *barcode = product_input_string (data, "barcode", 0, 64, true, &barcode_null, details);
+    if (barcode && !product_input_ean13 (barcode))
+        request_input_problem (details, "barcode", PRODUCT_INPUT_EAN13_PROBLEM);
+    else
+    if (barcode || barcode_null) {
+        snprintf (fields->barcode, sizeof fields->barcode, "%s", barcode ? barcode : "");
+        fields->has_barcode = true;
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -271,6 +321,28 @@ s_unknown_category (const envelope_t *request)
 }
 
 //  --------------------------------------------------------------------------
+//  After a unique violation on a write of fields (by product id, NULL on
+//  create): the 409 naming the barcode when another product holds it, else
+//  NULL (the SKU was taken). *failed when the look-up itself failed.
+
+static envelope_t *
+s_barcode_taken (const envelope_t *request, pgdb_t *db, const s_fields_t *fields,
+                 const char *id, bool *failed)
+{
+    *failed = false;
+    if (!fields->has_barcode || !fields->barcode [0])
+        return NULL;
+    const char *params [] = { fields->barcode, id };
+    PGresult *res = pgdb_exec (db, "product_barcode_taken",
+        "SELECT 1 FROM products WHERE barcode = $1 AND ($2::bigint IS NULL OR id <> $2)",
+        2, params);
+    *failed = res == NULL;
+    bool taken = res && PQntuples (res) > 0;
+    PQclear (res);
+    return taken ? request_input_conflict (request, "a product with this barcode already exists") : NULL;
+}
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 product_get (const envelope_t *request, void *state)
@@ -282,14 +354,7 @@ product_get (const envelope_t *request, void *state)
         return request_input_invalid (request, details);
     json_decref (details);
 
-    const char *params [] = { request_input_param (request, "id") };
-    PGresult *res = pgdb_exec (self->db, "product_get",
-        "SELECT " PRODUCT_COLUMNS
-        " FROM products p JOIN categories c ON c.id = p.category_id"
-        " WHERE p.id = $1 AND p.active", 1, params);
-    if (!res)
-        return request_input_db_failure (request, self->db, "catalog");
-    return s_product_reply (request, res, 200);
+    return s_active_product (request, self->db, "product_get", PRODUCT_ACTIVE_SQL ("p.id"), request_input_param (request, "id"));
 }
 
 //  --------------------------------------------------------------------------
@@ -303,14 +368,83 @@ product_get_by_sku (const envelope_t *request, void *state)
     if (!sku || s_sku_normalise (sku, normal))
         return request_input_not_found (request, "product");     //  cannot exist
 
-    const char *params [] = { normal };
-    PGresult *res = pgdb_exec (self->db, "product_get_by_sku",
+    return s_active_product (request, self->db, "product_get_by_sku", PRODUCT_ACTIVE_SQL ("p.sku"), normal);
+}
+
+//  --------------------------------------------------------------------------
+
+envelope_t *
+product_get_by_barcode (const envelope_t *request, void *state)
+{
+    product_state_t *self = (product_state_t *) state;
+    const char *code = request_input_param (request, "code");
+    if (!product_input_ean13 (code)) {
+        json_t *details = json_array ();
+        request_input_problem (details, "barcode", PRODUCT_INPUT_EAN13_PROBLEM);
+        return request_input_invalid (request, details);
+    }
+    return s_active_product (request, self->db, "product_get_by_barcode", PRODUCT_ACTIVE_SQL ("p.barcode"), code);
+}
+
+//  --------------------------------------------------------------------------
+//  The ids of a get_many, from data.ids or else params.ids: 1..100 positive
+//  integers, written as a PostgreSQL array literal into array ("{1,2,3}").
+//  Problems go to details.
+
+static void
+s_read_ids (const envelope_t *request, char *array, size_t size, json_t *details)
+{
+    json_t *data = request_input_data (request);
+    json_t *ids = json_is_object (data) ? json_object_get (data, "ids") : NULL;
+    if (!ids && json_is_object (request->body))
+        ids = json_object_get (json_object_get (request->body, "params"), "ids");
+    if (!json_is_array (ids) || json_array_size (ids) == 0 || json_array_size (ids) > PRODUCT_MAX_MANY) {
+        request_input_problem (details, "ids", "must be an array of 1 to 100 product ids");
+        return;
+    }
+    size_t used = snprintf (array, size, "{");
+    size_t index;
+    json_t *id;
+    json_array_foreach (ids, index, id) {
+        json_int_t value = json_is_integer (id) ? json_integer_value (id) : 0;
+        if (value < 1) {
+            char field [32];
+            snprintf (field, sizeof field, "ids[%zu]", index);
+            request_input_problem (details, field, "must be a positive integer");
+            continue;
+        }
+        used += snprintf (array + used, size - used, "%s%lld", used > 1 ? "," : "", (long long) value);
+    }
+    snprintf (array + used, size - used, "}");
+}
+
+envelope_t *
+product_get_many (const envelope_t *request, void *state)
+{
+    product_state_t *self = (product_state_t *) state;
+    //  100 ids of at most 19 digits and a comma each, and the braces
+    char array [PRODUCT_MAX_MANY * 20 + 8];
+    json_t *details = json_array ();
+    s_read_ids (request, array, sizeof array, details);
+    if (json_array_size (details))
+        return request_input_invalid (request, details);
+    json_decref (details);
+
+    const char *params [] = { array };
+    PGresult *res = pgdb_exec (self->db, "product_get_many",
         "SELECT " PRODUCT_COLUMNS
-        " FROM products p JOIN categories c ON c.id = p.category_id"
-        " WHERE p.sku = $1 AND p.active", 1, params);
+        " FROM products p LEFT JOIN categories c ON c.id = p.category_id"
+        " WHERE p.id = ANY ($1::bigint[]) ORDER BY p.id", 1, params);
     if (!res)
         return request_input_db_failure (request, self->db, "catalog");
-    return s_product_reply (request, res, 200);
+    json_t *data = json_array ();
+    for (int row = 0; row < PQntuples (res); row++)
+        json_array_append_new (data, s_product_json (res, row));
+    PQclear (res);
+    json_t *body = json_pack ("{s:o}", "data", data);
+    if (!body)
+        return request_input_internal (request);
+    return envelope_new_reply (request, 200, body);
 }
 
 //  --------------------------------------------------------------------------
@@ -440,18 +574,21 @@ product_create (const envelope_t *request, void *state)
         fields.description,
         fields.price_cents,
         fields.alert_threshold [0] ? fields.alert_threshold : "5",
-        fields.category_id
+        fields.category_id,
+        fields.barcode [0] ? fields.barcode : NULL,
+        fields.cost_cents [0] ? fields.cost_cents : "0"
     };
     for (int attempt = 1; ; attempt++) {
         PGresult *res = pgdb_exec (self->db, "product_create",
             "WITH p AS ("
-            "  INSERT INTO products (sku, name, description, price_cents, alert_threshold, category_id)"
+            "  INSERT INTO products (sku, name, description, price_cents, alert_threshold, category_id,"
+            "                       barcode, cost_cents)"
             "  SELECT coalesce ($1::text, product_next_sku (c.sku_prefix)), $2::text, $3::text,"
-            "         $4::bigint, $5::integer, c.id"
+            "         $4::bigint, $5::integer, c.id, $7::text, $8::bigint"
             "    FROM categories c WHERE c.id = $6::bigint"
             "  RETURNING *)"
             " SELECT " PRODUCT_COLUMNS " FROM p JOIN categories c ON c.id = p.category_id",
-            6, params);
+            8, params);
         if (res) {
             if (PQntuples (res) == 0) {
                 PQclear (res);
@@ -460,6 +597,10 @@ product_create (const envelope_t *request, void *state)
             return s_product_reply (request, res, 201);
         }
         if (pgdb_is_unique_violation (self->db)) {
+            bool failed;
+            envelope_t *taken = s_barcode_taken (request, self->db, &fields, NULL, &failed);
+            if (taken || failed)
+                return taken ? taken : request_input_db_failure (request, self->db, "catalog");
             if (fields.has_sku)
                 return request_input_conflict (request, "a product with this sku already exists");
             if (attempt < PRODUCT_SKU_TRIES)
@@ -498,7 +639,10 @@ product_update (const envelope_t *request, void *state)
         fields.description,
         fields.price_cents [0] ? fields.price_cents : NULL,
         fields.alert_threshold [0] ? fields.alert_threshold : NULL,
-        fields.category_id [0] ? fields.category_id : NULL
+        fields.category_id [0] ? fields.category_id : NULL,
+        fields.has_barcode ? "true" : "false",
+        fields.barcode [0] ? fields.barcode : NULL,
+        fields.cost_cents [0] ? fields.cost_cents : NULL
     };
     PGresult *res = pgdb_exec (self->db, "product_update",
         "WITH p AS ("
@@ -509,14 +653,21 @@ product_update (const envelope_t *request, void *state)
         "    price_cents = coalesce ($6::bigint, price_cents),"
         "    alert_threshold = coalesce ($7::integer, alert_threshold),"
         "    category_id = coalesce ($8::bigint, category_id),"
+        "    barcode = CASE WHEN $9::boolean THEN $10 ELSE barcode END,"
+        "    cost_cents = coalesce ($11::bigint, cost_cents),"
         "    updated_at = now ()"
         "  WHERE id = $1 AND active"
         "  RETURNING *)"
         " SELECT " PRODUCT_COLUMNS " FROM p LEFT JOIN categories c ON c.id = p.category_id",
-        8, params);
+        11, params);
     if (!res) {
-        if (pgdb_is_unique_violation (self->db))
+        if (pgdb_is_unique_violation (self->db)) {
+            bool failed;
+            envelope_t *taken = s_barcode_taken (request, self->db, &fields, params [0], &failed);
+            if (taken || failed)
+                return taken ? taken : request_input_db_failure (request, self->db, "catalog");
             return request_input_conflict (request, "a product with this sku already exists");
+        }
         if (pgdb_is_foreign_key_violation (self->db))
             return s_unknown_category (request);
         return request_input_db_failure (request, self->db, "catalog");

@@ -4,16 +4,22 @@ real product workers and their database (demo seed loaded by testenv).
 Needs a live system (scripts/testenv.sh); exits 77 without one."""
 
 import os
+import random
 import sys
 import time
 import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import Edge, Suite, assert_error  # noqa: E402
+from client import Edge, Suite, assert_error, staff_headers  # noqa: E402
 
 PRODUCT_FIELDS = {"id", "sku", "name", "description", "price_cents", "category",
-                  "alert_threshold", "active", "created_at", "updated_at"}
+                  "alert_threshold", "active", "created_at", "updated_at",
+                  "barcode", "cost_cents"}
+
+#  A demo product's barcode (sql/product/seed.sql: 0628 + category 01 and
+#  SKU 1001 + check digit).
+SEED_BARCODE = "0628000110019"
 
 suite = Suite()
 
@@ -33,6 +39,22 @@ def check_product(product):
     assert isinstance(product["category"], dict)
     assert set(product["category"]) >= {"id", "name"}
     assert product["created_at"].endswith("Z") and "T" in product["created_at"]
+    assert isinstance(product["cost_cents"], int) and product["cost_cents"] >= 0, product
+    barcode = product["barcode"]
+    assert barcode is None or (isinstance(barcode, str) and ean13_valid(barcode)), product
+
+
+def ean13_valid(code):
+    """13 digits whose weighted sum (1, 3, 1, 3... from the left) is a multiple of 10."""
+    return (len(code) == 13 and code.isdigit()
+            and sum(int(digit) * (3 if index % 2 else 1) for index, digit in enumerate(code)) % 10 == 0)
+
+
+def new_barcode():
+    """A random valid EAN-13 outside the demo catalog's 0628 range."""
+    body = "0779" + "".join(random.choice("0123456789") for _ in range(8))
+    weighted = sum(int(digit) * (3 if index % 2 else 1) for index, digit in enumerate(body))
+    return body + str((10 - weighted % 10) % 10)
 
 
 @suite.test
@@ -166,6 +188,91 @@ def test_product_id_must_be_a_positive_integer(edge):
     for bad in ("abc", "0", "-1", "1.5", "99999999999999999999999"):
         error = assert_error(edge.get("/api/v1/products/" + bad), 400, "validation_failed")
         assert any(detail.get("field") == "id" for detail in error["details"]), (bad, error)
+
+
+@suite.test
+def test_product_by_barcode(edge):
+    response = edge.get("/api/v1/products/barcode/" + SEED_BARCODE)
+    assert response.status == 200, response
+    product = response.json()
+    check_product(product)
+    assert product["barcode"] == SEED_BARCODE and product["sku"] == "CAF-1001", product
+    assert 0.4 <= product["cost_cents"] / product["price_cents"] <= 0.6, product
+    by_sku = edge.get("/api/v1/products/sku/CAF-1001").json()
+    assert by_sku == product, (by_sku, product)
+    #  every demo product has a barcode of its own
+    everything = products(edge, per_page=100)["data"]
+    codes = [listed["barcode"] for listed in everything if listed["sku"][4:].isdigit()
+             and len(listed["sku"]) == 8]
+    assert len(codes) >= 50 and all(codes) and len(set(codes)) == len(codes), codes
+
+
+@suite.test
+def test_unknown_barcode_is_404_and_a_bad_one_400(edge):
+    assert_error(edge.get("/api/v1/products/barcode/" + new_barcode()), 404, "not_found")
+    wrong_check_digit = SEED_BARCODE[:12] + str((int(SEED_BARCODE[12]) + 1) % 10)
+    for bad in (wrong_check_digit, SEED_BARCODE[:12], SEED_BARCODE + "0", "06280001100l9",
+                urllib.parse.quote("0628 00011001"), "%27%20OR%201%3D1"):
+        error = assert_error(edge.get("/api/v1/products/barcode/" + bad), 400, "validation_failed")
+        assert any(detail.get("field") == "barcode" for detail in error["details"]), (bad, error)
+
+
+@suite.test
+def test_barcode_route_is_cached_like_the_sku_route(edge):
+    path = "/api/v1/products/barcode/%s?e2e=%s" % (SEED_BARCODE, uuid.uuid4().hex)
+    assert edge.get(path).header("X-Cache") == "MISS"
+    hit = edge.get(path)
+    assert hit.status == 200 and hit.header("X-Cache") == "HIT", hit.headers
+
+
+@suite.test
+def test_barcode_and_cost_round_trip_through_post_and_put(edge):
+    manager = staff_headers(edge, "manager")
+    category = edge.get("/api/v1/categories").json()["data"][0]["id"]
+    barcode = new_barcode()
+    sku = "E2E-EAN-" + uuid.uuid4().hex[:8]
+    response = edge.request("POST", "/api/v1/products", headers=manager, body={
+        "name": "Sous-verre e2e", "sku": sku, "price_cents": 1500, "category_id": category,
+        "barcode": barcode, "cost_cents": 700})
+    assert response.status == 201, response
+    created = response.json()
+    check_product(created)
+    assert created["barcode"] == barcode and created["cost_cents"] == 700, created
+    path = "/api/v1/products/%d" % created["id"]
+    try:
+        found = edge.get("/api/v1/products/barcode/" + barcode).json()
+        assert found["id"] == created["id"] and found["cost_cents"] == 700, found
+        #  PUT changes them, and only them
+        other = new_barcode()
+        response = edge.request("PUT", path, headers=manager, body={"barcode": other, "cost_cents": 650})
+        assert response.status == 200, response
+        changed = response.json()
+        assert changed["barcode"] == other and changed["cost_cents"] == 650, changed
+        assert changed["price_cents"] == 1500 and changed["sku"] == created["sku"], changed
+        assert edge.get(path).json()["barcode"] == other
+        assert_error(edge.get("/api/v1/products/barcode/" + barcode), 404, "not_found")
+        #  bad values, another product's barcode
+        error = assert_error(edge.request("PUT", path, headers=manager,
+                                          body={"barcode": other[:12] + str((int(other[12]) + 1) % 10)}),
+                             400, "validation_failed")
+        assert any(detail.get("field") == "barcode" for detail in error["details"]), error
+        error = assert_error(edge.request("PUT", path, headers=manager, body={"cost_cents": -1}),
+                             400, "validation_failed")
+        assert any(detail.get("field") == "cost_cents" for detail in error["details"]), error
+        assert_error(edge.request("PUT", path, headers=manager, body={"barcode": SEED_BARCODE}),
+                     409, "conflict")
+        assert_error(edge.request("POST", "/api/v1/products", headers=manager, body={
+            "name": "Doublon e2e", "price_cents": 1500, "category_id": category, "barcode": other}),
+            409, "conflict")
+        #  a cashier reads but does not write them
+        cashier = staff_headers(edge, "cashier")
+        assert_error(edge.request("PUT", path, headers=cashier, body={"cost_cents": 1}), 403, "forbidden")
+        #  null takes the barcode away
+        response = edge.request("PUT", path, headers=manager, body={"barcode": None})
+        assert response.status == 200 and response.json()["barcode"] is None, response
+        assert edge.get(path).json()["cost_cents"] == 650
+    finally:
+        assert edge.request("DELETE", path, headers=manager).status == 204
 
 
 #  The edge's response cache (routes.cfg: cache_ttl_ms = 1000 on the

@@ -126,7 +126,10 @@ receipt_render (const json_t *sale, const char *store_name, const char *store_ad
     json_t *item;
     json_array_foreach (json_object_get (sale, "items"), index, item) {
         const char *name = json_string_value (json_object_get (item, "name"));
-        fprintf (out, "%.*s\n", (int) s_cut (name ? name : "", RECEIPT_WIDTH), name ? name : "");
+        size_t bytes = s_cut (name ? name : "", RECEIPT_WIDTH);
+        while (bytes > 0 && name [bytes - 1] == ' ')
+            bytes--;
+        fprintf (out, "%.*s\n", (int) bytes, name ? name : "");
         char price [32];
         s_money (s_int (item, "unit_price_cents"), price, sizeof price);
         snprintf (row, sizeof row, "  %lld x %s", (long long) s_int (item, "quantity"), price);

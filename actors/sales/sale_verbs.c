@@ -423,7 +423,8 @@ s_take_stock (sales_state_t *self, const envelope_t *request, const s_sale_t *in
                    "lines", lines));
     int status = answer->status;
     envelope_t *reply = NULL;
-    if (status == 409) {
+    const char *code = json_string_value (json_object_get (answer->error, "code"));
+    if (status == 409 && code && streq (code, "out_of_stock")) {
         json_t *error = answer->error;
         json_t *details = json_object_get (error, "details");
         reply = envelope_new_error (request, 409, "out_of_stock", "not enough stock at the store for this sale",
@@ -432,8 +433,7 @@ s_take_stock (sales_state_t *self, const envelope_t *request, const s_sale_t *in
     }
     else
     if (status >= 400 && status < 500) {
-        log_warn (request->rid, "sales: stock.sell answered %d %s", status,
-                  json_string_value (json_object_get (answer->error, "code")));
+        log_warn (request->rid, "sales: stock.sell answered %d %s", status, code ? code : "");
         reply = envelope_new_error (request, 503, "service_unavailable", "the inventory refused the sale", NULL);
         s_forget_pending (self, id);
     }

@@ -107,6 +107,21 @@ s_store (int64_t store, const char *province)
     return s_int_value (sql, text);
 }
 
+//  A store of the case's own, its register opened with float_cents: the
+//  register's id.
+static int64_t
+s_open_store (void *state, int64_t store, const char *province, int64_t float_cents)
+{
+    int64_t reg = s_store (store, province);
+    char params [64], data [64];
+    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) reg);
+    snprintf (data, sizeof data, "{\"opening_float_cents\": %lld}", (long long) float_cents);
+    envelope_t *reply = s_call (state, "register.open", "cashier", store, NULL, params, data);
+    testcall_expect (reply, 201);
+    envelope_destroy (&reply);
+    return reg;
+}
+
 //  The sale of test_model_rounding, completed on register reg's open
 //  session as the saga writes it: 3 x 10.00 at 10 % and 1 x 25.99 in QC,
 //  paid 45.00 cash and 20.00 by card (change 4.07). Its id.
@@ -338,12 +353,8 @@ test_returns_bounds_and_refunds (bool verbose)
 {
     (void) verbose;
     void *state = s_state ();
-    int64_t reg = s_store (12, "QC");
-    char params [64];
-    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) reg);
-    envelope_t *reply = s_call (state, "register.open", "cashier", 12, NULL, params, "{\"opening_float_cents\": 0}");
-    testcall_expect (reply, 201);
-    envelope_destroy (&reply);
+    int64_t reg = s_open_store (state, 12, "QC", 0);
+    envelope_t *reply;
     int64_t sale = s_completed_sale (reg);
     char sale_params [64], text [24];
     snprintf (sale_params, sizeof sale_params, "{\"id\": \"%lld\"}", (long long) sale);
@@ -528,12 +539,8 @@ test_daily_summary (bool verbose)
 {
     (void) verbose;
     void *state = s_state ();
-    int64_t reg = s_store (14, "QC");
-    char params [64];
-    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) reg);
-    envelope_t *reply = s_call (state, "register.open", "cashier", 14, NULL, params, "{\"opening_float_cents\": 2000}");
-    testcall_expect (reply, 201);
-    envelope_destroy (&reply);
+    int64_t reg = s_open_store (state, 14, "QC", 2000);
+    envelope_t *reply;
     s_completed_sale (reg);
     s_completed_sale (reg);
     reply = s_call (state, "sale.summary_daily", "manager", 14, NULL, NULL, NULL);
@@ -570,12 +577,7 @@ test_recovery_waits_for_the_inventory (bool verbose)
 {
     (void) verbose;
     void *state = s_state ();
-    int64_t reg = s_store (15, "BC");
-    char params [64];
-    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) reg);
-    envelope_t *reply = s_call (state, "register.open", "cashier", 15, NULL, params, "{\"opening_float_cents\": 0}");
-    testcall_expect (reply, 201);
-    envelope_destroy (&reply);
+    int64_t reg = s_open_store (state, 15, "BC", 0);
     char text [24];
     snprintf (text, sizeof text, "%lld", (long long) reg);
     free (s_value ("INSERT INTO sales (sale_ref, store_id, register_id, session_id, cashier_id, subtotal_cents, "
@@ -625,24 +627,9 @@ main (int argc, char **argv)
     if (sodium_init () < 0)
         return 1;
     logline_init ("sales_it", -1);
-    const char *srcdir = getenv ("srcdir");
-    char *sql_dir = zsys_sprintf ("%s/sql/sales", srcdir && *srcdir ? srcdir : ".");
-    char keys [64];
-    snprintf (keys, sizeof keys, "/tmp/sales_it_keys_%d", (int) getpid ());
-    char name [64], sql [160];
-    snprintf (name, sizeof name, "comptoir_it_%d_sales", (int) getpid ());
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-    testdb_admin_run (s_admin, sql);
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", name);
-    if (testdb_admin_run (s_admin, sql))
+    s_db = testdb_scratch_new (s_admin, "sales");
+    if (!s_db)
         return 1;
-    s_db = testdb_conninfo (s_admin, name);
-    assert (s_db);
-    setenv ("COMPTOIR_POSTGRES_SALES", s_db, 1);
-    setenv ("COMPTOIR_SALES_MIGRATIONS", sql_dir, 1);
-    //  A keys folder without the broker's key: no broker client
-    setenv ("COMPTOIR_KEYS_DIR", keys, 1);
-
     int rc = 1;
     settings_t *settings = settings_load (NULL);
     void *state = settings ? sales_context_def.make_state (settings, 1, 2) : NULL;
@@ -653,12 +640,7 @@ main (int argc, char **argv)
     else
         fprintf (stderr, "sales_it: the sales database could not be prepared\n");
     settings_destroy (&settings);
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    testdb_admin_run (s_admin, sql);
-    snprintf (sql, sizeof sql, "rm -rf %s", keys);
-    if (system (sql) != 0)
-        fprintf (stderr, "sales_it: %s failed\n", keys);
+    testdb_scratch_destroy (s_admin, "sales");
     free (s_db);
-    zstr_free (&sql_dir);
     return rc;
 }

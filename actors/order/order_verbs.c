@@ -669,13 +669,8 @@ order_list (const envelope_t *request, void *state)
     if (refused)
         return refused;
     json_t *details = json_array ();
-    int64_t page = 1, per_page = 20;
-    const char *text = request_input_param (request, "page");
-    if (text && request_input_int (text, 1, 100000, &page))
-        request_input_problem (details, "page", "must be an integer from 1");
-    text = request_input_param (request, "per_page");
-    if (text && request_input_int (text, 1, 100, &per_page))
-        request_input_problem (details, "per_page", "must be 1 to 100");
+    int64_t page, per_page;
+    request_input_page (request, &page, &per_page, details);
     const char *status = request_input_param (request, "status");
     if (status && !streq (status, "pending") && !streq (status, "confirmed") && !streq (status, "shipped")
     &&  !streq (status, "delivered") && !streq (status, "cancelled"))

@@ -649,14 +649,9 @@ sale_list (const envelope_t *request, void *state)
     if (refused)
         return refused;
     json_t *details = json_array ();
-    int64_t page = 1, per_page = 20, register_id = 0;
-    const char *text = request_input_param (request, "page");
-    if (text && request_input_int (text, 1, 100000, &page))
-        request_input_problem (details, "page", "must be an integer from 1");
-    text = request_input_param (request, "per_page");
-    if (text && request_input_int (text, 1, 100, &per_page))
-        request_input_problem (details, "per_page", "must be 1 to 100");
-    text = request_input_param (request, "register_id");
+    int64_t page, per_page, register_id = 0;
+    request_input_page (request, &page, &per_page, details);
+    const char *text = request_input_param (request, "register_id");
     if (text && request_input_int (text, 1, INT64_MAX, &register_id))
         request_input_problem (details, "register_id", "must be a positive integer");
     const char *from = request_input_param (request, "from");

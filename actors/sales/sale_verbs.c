@@ -641,11 +641,8 @@ envelope_t *
 sale_list (const envelope_t *request, void *state)
 {
     sales_state_t *self = (sales_state_t *) state;
-    envelope_t *refused = sales_access_staff (request);
-    if (refused)
-        return refused;
     int64_t store_id = 0;
-    refused = sales_access_store (request, request_input_param (request, "store_id"), &store_id);
+    envelope_t *refused = sales_access_store (request, &store_id);
     if (refused)
         return refused;
     json_t *details = json_array ();

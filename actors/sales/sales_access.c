@@ -26,8 +26,12 @@ sales_access_staff (const envelope_t *request)
 //  --------------------------------------------------------------------------
 
 envelope_t *
-sales_access_store (const envelope_t *request, const char *given, int64_t *store_id)
+sales_access_store (const envelope_t *request, int64_t *store_id)
 {
+    envelope_t *refused = sales_access_staff (request);
+    if (refused)
+        return refused;
+    const char *given = request_input_param (request, "store_id");
     int64_t asked = 0;
     if (given && request_input_int (given, 1, INT64_MAX, &asked)) {
         json_t *details = json_array ();

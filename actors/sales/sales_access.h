@@ -30,11 +30,12 @@ typedef struct {
 //  NULL when the caller is a cashier, a manager or an admin; else 401/403.
 envelope_t *sales_access_staff (const envelope_t *request);
 
-//  The store the caller works for (*store_id), from its token; an admin
-//  names one with given (NULL: *store_id = 0, any store). A store param
-//  that is not the caller's answers 404 (another store's data is not
-//  there for it); a malformed one 400; a staff token without a store 403.
-envelope_t *sales_access_store (const envelope_t *request, const char *given, int64_t *store_id);
+//  The store a staff caller works for (*store_id), from its token; an
+//  admin names one with the store_id param (absent: *store_id = 0, any
+//  store). 401/403 for another role or a staff token without a store; a
+//  store_id param that is not the caller's answers 404 (another store's
+//  data is not there for it), a malformed one 400.
+envelope_t *sales_access_store (const envelope_t *request, int64_t *store_id);
 
 //  The positive integer param name (the path's {id}): 0 and *value, or -1
 //  and a detail added.

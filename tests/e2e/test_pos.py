@@ -28,7 +28,7 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import Edge, Suite, assert_error, demo_accounts, new_customer, sql  # noqa: E402
+from client import Edge, Suite, assert_error, new_customer, sql, staff_headers  # noqa: E402
 
 SUITE = Suite()
 STORE = 1               # Montréal, QC: GST 5 % + QST 9.975 %
@@ -36,13 +36,7 @@ STORE = 1               # Montréal, QC: GST 5 % + QST 9.975 %
 
 def staff(edge, role, store=STORE):
     """The Authorization header of the demo account with role (of store)."""
-    for account_role, login, password, store_id in demo_accounts():
-        if account_role == role and (role == "admin" or store_id == str(store)):
-            response = edge.request("POST", "/api/v1/auth/staff/login",
-                                    body={"username": login, "password": password})
-            assert response.status == 200, response
-            return {"Authorization": "Bearer " + response.json()["token"]}
-    raise AssertionError("no demo account %s of store %s" % (role, store))
+    return staff_headers(edge, role, None if role == "admin" else store)
 
 
 def keyed(headers, key=None):

@@ -282,13 +282,8 @@ s_return_txn (pgdb_t *db, void *arg)
             "i AS (INSERT INTO return_items (return_id, product_id, quantity, net_cents, tax_cents, "
             "      refund_cents, cost_cents) SELECT r.id, x.product_id, x.quantity, x.net_cents, "
             "      x.tax_cents, x.refund_cents, x.cost_cents FROM r, x), "
-            "e AS (INSERT INTO outbox (topic, payload) SELECT 'sale.returned', jsonb_build_object ("
-            "      'return_id', r.id, 'sale_id', r.sale_id, "
-            "      'receipt_number', (SELECT receipt_number FROM sales WHERE id = r.sale_id), "
-            "      'store_id', r.store_id, 'register_id', r.register_id, 'cashier_id', r.cashier_id, "
-            "      'at', " SALES_TS ("r.created_at") ", "
-            "      'items', (SELECT jsonb_agg (to_jsonb (x) ORDER BY x.product_id) FROM x), "
-            "      'net_cents', r.net_cents, 'tax_cents', r.tax_cents, 'refund_cents', r.refund_cents) FROM r) "
+            "e AS (INSERT INTO outbox (topic, payload) SELECT 'sale.returned', sales_returned_event ("
+            "      ROW (r.*)::returns, (SELECT jsonb_agg (to_jsonb (x) ORDER BY x.product_id) FROM x)) FROM r) "
             "SELECT id FROM r", 13, params);
         if (res) {
             self->return_id = sales_access_int (PQgetvalue (res, 0, 0));

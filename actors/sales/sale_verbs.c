@@ -371,19 +371,9 @@ s_complete (sales_state_t *self, int64_t id, int64_t store_id, int64_t change, j
         "      amount_cents bigint, authorization_code text)), "
         "pay AS (INSERT INTO sale_payments (sale_id, line_no, method, amount_cents, authorization_code) "
         "        SELECT s.id, y.line_no, y.method, y.amount_cents, y.authorization_code FROM s, y), "
-        "e AS (INSERT INTO outbox (topic, payload) SELECT 'sale.completed', jsonb_build_object ("
-        "      'sale_id', s.id, 'receipt_number', s.receipt_number, 'store_id', s.store_id, "
-        "      'register_id', s.register_id, 'cashier_id', s.cashier_id, 'customer_id', s.customer_id, "
-        "      'at', " SALES_TS ("s.completed_at") ", 'subtotal_cents', s.subtotal_cents, "
-        "      'discount_cents', s.discount_cents, 'tax_cents', s.tax_cents, 'total_cents', s.total_cents, "
-        "      'items', (SELECT jsonb_agg (jsonb_build_object ('product_id', i.product_id, 'sku', i.sku, "
-        "          'name', i.name, 'quantity', i.quantity, 'unit_price_cents', i.unit_price_cents, "
-        "          'discount_percent', i.discount_percent, 'discount_cents', i.discount_cents, "
-        "          'net_cents', i.net_cents, 'tax_cents', i.tax_cents, 'cost_cents', i.cost_cents) "
-        "          ORDER BY i.line_no) FROM sale_items i WHERE i.sale_id = s.id), "
-        "      'payments', COALESCE ((SELECT jsonb_agg (jsonb_build_object ('method', y.method, "
-        "          'amount_cents', y.amount_cents) ORDER BY y.line_no) FROM y), '[]'), "
-        "      'change_cents', s.change_cents) FROM s) "
+        "e AS (INSERT INTO outbox (topic, payload) SELECT 'sale.completed', sales_completed_event ("
+        "      ROW (s.*)::sales, COALESCE ((SELECT jsonb_agg (jsonb_build_object ('method', y.method, "
+        "          'amount_cents', y.amount_cents) ORDER BY y.line_no) FROM y), '[]')) FROM s) "
         "SELECT id FROM s", 4, params) : NULL;
     free (payments_text);
     int rows = res ? PQntuples (res) : -1;

@@ -171,6 +171,39 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
 
+--  The events, built once for the live sales and the seed's history.
+--  sale.completed: the sale row as it completes (its lines were written
+--  before, when it was pending) and its payments [{method, amount_cents}].
+CREATE FUNCTION sales_time (t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char (t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+$$;
+
+CREATE FUNCTION sales_completed_event (s sales, p_payments jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object (
+        'sale_id', s.id, 'receipt_number', s.receipt_number, 'store_id', s.store_id,
+        'register_id', s.register_id, 'cashier_id', s.cashier_id, 'customer_id', s.customer_id,
+        'at', sales_time (s.completed_at), 'subtotal_cents', s.subtotal_cents,
+        'discount_cents', s.discount_cents, 'tax_cents', s.tax_cents, 'total_cents', s.total_cents,
+        'items', (SELECT jsonb_agg (jsonb_build_object ('product_id', i.product_id, 'sku', i.sku,
+                      'name', i.name, 'quantity', i.quantity, 'unit_price_cents', i.unit_price_cents,
+                      'discount_percent', i.discount_percent, 'discount_cents', i.discount_cents,
+                      'net_cents', i.net_cents, 'tax_cents', i.tax_cents, 'cost_cents', i.cost_cents)
+                      ORDER BY i.line_no)
+                    FROM sale_items i WHERE i.sale_id = s.id),
+        'payments', p_payments, 'change_cents', s.change_cents);
+$$;
+
+--  sale.returned: the return row and its lines [{product_id, quantity,
+--  net_cents, tax_cents, refund_cents, cost_cents}].
+CREATE FUNCTION sales_returned_event (r returns, p_items jsonb) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object (
+        'return_id', r.id, 'sale_id', r.sale_id,
+        'receipt_number', (SELECT receipt_number FROM sales WHERE id = r.sale_id),
+        'store_id', r.store_id, 'register_id', r.register_id, 'cashier_id', r.cashier_id,
+        'at', sales_time (r.created_at), 'items', p_items,
+        'net_cents', r.net_cents, 'tax_cents', r.tax_cents, 'refund_cents', r.refund_cents);
+$$;
+
 --  The figures of a store's completed sales and returns: of one register
 --  session (p_session) or of a time range [p_from, p_to). Sales count by
 --  when they completed, returns by when they were made (and, for a

@@ -598,6 +598,27 @@ test_recovery_waits_for_the_inventory (bool verbose)
     assert (status && streq (status, "voiding"));
     free (status);
     assert (s_int_value ("SELECT next_receipt FROM stores WHERE id = $1::bigint", "15") == 1);
+    //  A return recorded, its worker dead before the answer was stored: the
+    //  sweep stores the return as the answer (a repeat must not refund twice)
+    int64_t sale = s_completed_sale (reg);
+    char sale_params [64];
+    snprintf (sale_params, sizeof sale_params, "{\"id\": \"%lld\"}", (long long) sale);
+    envelope_t *reply = s_call (state, "sale.return", "cashier", 15, "ret-crash", sale_params,
+                                "{\"items\": [{\"product_id\": 12, \"quantity\": 1}], \"reason\": \"x\"}");
+    testcall_expect (reply, 201);
+    int64_t returned = s_body_int (reply, "id");
+    envelope_destroy (&reply);
+    free (s_value ("UPDATE idempotency_keys SET status = 'running', response = NULL, "
+                   "created_at = now () - interval '1 hour' WHERE key = $1 RETURNING 1", "ret-crash"));
+    assert (sales_recover ((sales_state_t *) state, 30, 20) >= 1);
+    assert (s_int_value ("SELECT (response -> 'body' ->> 'id')::bigint FROM idempotency_keys "
+                         "WHERE key = $1 AND status = 'done' AND (response ->> 'status') = '201'", "ret-crash")
+            == returned);
+    reply = s_call (state, "sale.return", "cashier", 15, "ret-crash", sale_params,
+                    "{\"items\": [{\"product_id\": 12, \"quantity\": 1}], \"reason\": \"x\"}");
+    testcall_expect (reply, 201);
+    assert (s_body_int (reply, "id") == returned && reply->idem_key);
+    envelope_destroy (&reply);
     sales_context_def.free_state (&state);
 }
 

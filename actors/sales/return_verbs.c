@@ -272,11 +272,13 @@ s_return_txn (pgdb_t *db, void *arg)
         snprintf (cash_text, sizeof cash_text, "%lld", (long long) cash);
         const char *params [] = { sale, self->return_ref, store, reg, session ? session_text : NULL,
                                   self->request->sub ? self->request->sub : "", self->reason,
-                                  net_text, tax_text, refund, tenders_text, cash_text, lines_text };
+                                  net_text, tax_text, refund, tenders_text, cash_text, lines_text,
+                                  self->request->idem_key };
         res = pgdb_exec (db, "sales_return_write",
             "WITH r AS (INSERT INTO returns (sale_id, return_ref, store_id, register_id, session_id, "
-            "           cashier_id, reason, net_cents, tax_cents, refund_cents, refunds, cash_refund_cents) "
-            "           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12) RETURNING *), "
+            "           cashier_id, reason, net_cents, tax_cents, refund_cents, refunds, cash_refund_cents, "
+            "           idem_scope, idem_key) "
+            "           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $6, $14) RETURNING *), "
             "x AS (SELECT * FROM jsonb_to_recordset ($13::jsonb) AS x (product_id bigint, quantity integer, "
             "      net_cents bigint, tax_cents bigint, refund_cents bigint, cost_cents bigint)), "
             "i AS (INSERT INTO return_items (return_id, product_id, quantity, net_cents, tax_cents, "
@@ -284,7 +286,7 @@ s_return_txn (pgdb_t *db, void *arg)
             "      x.tax_cents, x.refund_cents, x.cost_cents FROM r, x), "
             "e AS (INSERT INTO outbox (topic, payload) SELECT 'sale.returned', sales_returned_event ("
             "      ROW (r.*)::returns, (SELECT jsonb_agg (to_jsonb (x) ORDER BY x.product_id) FROM x)) FROM r) "
-            "SELECT id FROM r", 13, params);
+            "SELECT id FROM r", 14, params);
         if (res) {
             self->return_id = sales_access_int (PQgetvalue (res, 0, 0));
             PQclear (res);

@@ -61,15 +61,18 @@ s_void_pending (sales_state_t *self, const char *age, const char *count)
 }
 
 //  Keys still running long after their request began, with no unfinished
-//  sale under them: the worker died before writing its sale (let the key
-//  go), or after completing it but before storing the answer (store it).
+//  sale under them: the worker died before writing its sale or return (let
+//  the key go), or after completing it but before storing the answer
+//  (store it: a repeat must not sell or refund twice).
 static int
 s_keys_recover (sales_state_t *self, const char *age, const char *count)
 {
     const char *params [] = { age, count };
     PGresult *res = pgdb_exec (self->db, "sales_recover_keys",
         "SELECT k.scope, k.key, (SELECT s.id FROM sales s WHERE s.idem_scope = k.scope "
-        "          AND s.idem_key = k.key AND s.status = 'completed' ORDER BY s.id DESC LIMIT 1) "
+        "          AND s.idem_key = k.key AND s.status = 'completed' ORDER BY s.id DESC LIMIT 1), "
+        "       (SELECT r.id FROM returns r WHERE r.idem_scope = k.scope AND r.idem_key = k.key "
+        "          ORDER BY r.id DESC LIMIT 1) "
         "FROM idempotency_keys k "
         "WHERE k.status = 'running' AND k.created_at < now () - make_interval (secs => $1::bigint) "
         "  AND NOT EXISTS (SELECT 1 FROM sales p WHERE p.idem_scope = k.scope AND p.idem_key = k.key "
@@ -81,10 +84,15 @@ s_keys_recover (sales_state_t *self, const char *age, const char *count)
     for (int row = 0; row < PQntuples (res); row++) {
         const char *scope = PQgetvalue (res, row, 0), *key = PQgetvalue (res, row, 1);
         bool failed = false;
-        json_t *sale = PQgetisnull (res, row, 2) ? NULL
-                     : sales_render_sale (self, sales_access_int (PQgetvalue (res, row, 2)), &failed);
-        if (sale)
-            idempotency_store (self->db, "sale.create", scope, key, 201, sale);
+        json_t *answer = NULL;
+        if (!PQgetisnull (res, row, 2))
+            answer = sales_render_sale (self, sales_access_int (PQgetvalue (res, row, 2)), &failed);
+        else
+        if (!PQgetisnull (res, row, 3))
+            answer = sales_render_return (self, sales_access_int (PQgetvalue (res, row, 3)), &failed);
+        if (answer)
+            idempotency_store (self->db, PQgetisnull (res, row, 2) ? "sale.return" : "sale.create",
+                               scope, key, 201, answer);
         else
         if (!failed)
             idempotency_forget (self->db, scope, key);

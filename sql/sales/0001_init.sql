@@ -132,9 +132,12 @@ CREATE TABLE returns (
     refunds           jsonb NOT NULL DEFAULT '[]',                 --  [{method, amount_cents}]
     cash_refund_cents bigint NOT NULL DEFAULT 0 CHECK (cash_refund_cents >= 0),
     stock_back        boolean NOT NULL DEFAULT false,
+    idem_scope        text,
+    idem_key          text,
     created_at        timestamptz NOT NULL DEFAULT now (),
     CHECK (cash_refund_cents = 0 OR session_id IS NOT NULL)
 );
+CREATE INDEX returns_idem ON returns (idem_scope, idem_key) WHERE idem_key IS NOT NULL;
 CREATE INDEX returns_sale ON returns (sale_id, id);
 CREATE INDEX returns_store_day ON returns (store_id, created_at);
 CREATE INDEX returns_session ON returns (session_id) WHERE session_id IS NOT NULL;

@@ -455,6 +455,22 @@ s_session_closed (sales_state_t *self, int64_t session_id)
     return closed;
 }
 
+//  The status of sale id into status. 0, or -1 when the database cannot say.
+static int
+s_sale_status (sales_state_t *self, int64_t id, char *status, size_t size)
+{
+    char text [24];
+    snprintf (text, sizeof text, "%lld", (long long) id);
+    const char *params [] = { text };
+    PGresult *res = pgdb_exec (self->db, "sales_sale_status", "SELECT status FROM sales WHERE id = $1",
+                               1, params);
+    if (!res)
+        return -1;
+    snprintf (status, size, "%s", PQntuples (res) ? PQgetvalue (res, 0, 0) : "");
+    PQclear (res);
+    return 0;
+}
+
 static envelope_t *
 s_sale_run (sales_state_t *self, const envelope_t *request, s_sale_t *input)
 {
@@ -497,16 +513,21 @@ s_sale_run (sales_state_t *self, const envelope_t *request, s_sale_t *input)
     }
     int completed = s_complete (self, id, reg.store_id, change, payments);
     json_decref (payments);
+    //  A failed statement may still have committed (a connection lost at
+    //  the commit): what the row says decides, never a guess.
+    char status [16] = "";
+    if (completed != 1 && s_sale_status (self, id, status, sizeof status) == 0 && streq (status, "completed"))
+        completed = 1;
     if (completed == 1)
         return sales_render_reply (self, request, "sale", id, 201);
-    //  Not completed: the stock goes back (the sweep retries when it cannot).
+    if (!streq (status, "pending"))
+        return envelope_new_error (request, 503, "service_unavailable",
+                                   "the sale could not be completed: ring it up again", NULL);
+    //  Still pending: the stock goes back (the sweep retries when it cannot).
     if (s_stock_back (self, request, sale_ref) == 0)
         s_forget_pending (self, id);
     if (completed == 0 && s_session_closed (self, reg.session_id))
         return envelope_new_error (request, 409, "register_closed", "the register closed during the sale", NULL);
-    if (completed == 0)
-        return envelope_new_error (request, 503, "service_unavailable",
-                                   "the sale was given up by the recovery: ring it up again", NULL);
     return request_input_db_failure (request, self->db, "sales");
 }
 

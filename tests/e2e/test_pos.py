@@ -25,6 +25,7 @@ made through the API; the database checks read the test cluster with psql.
 import os
 import random
 import sys
+import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -254,6 +255,11 @@ def test_pos_day(edge):
     rows = sql("sales", "SELECT payload ->> 'refund_cents', payload ->> 'receipt_number' FROM outbox "
                         "WHERE topic = 'sale.returned' AND payload ->> 'return_id' = '%d'" % first_return["id"])
     assert rows == [["2070", sale["receipt_number"]]], rows
+    # ... and the relay publishes them on the bus
+    deadline = time.monotonic() + 5
+    while sql("sales", "SELECT count (*) FROM outbox WHERE published_at IS NULL")[0][0] != "0":
+        assert time.monotonic() < deadline, "sales events not published"
+        time.sleep(0.1)
 
 
 @SUITE.test

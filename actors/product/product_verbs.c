@@ -136,16 +136,20 @@ s_int (PGresult *res, int row, int column)
 }
 
 //  --------------------------------------------------------------------------
-//  One row of PRODUCT_COLUMNS as the API's product.
+//  One row of PRODUCT_COLUMNS as the API's product. The unit cost is the
+//  retailer's own business: it goes to the contexts that need it (the sales
+//  context prices a sale's margin, reporting values stock) and back to the
+//  manager who wrote it, never into the public reads, which the edge caches
+//  and serves to every consumer alike.
 
 static json_t *
-s_product_json (PGresult *res, int row)
+s_product_json (PGresult *res, int row, bool with_cost)
 {
     json_t *category = json_null ();
     if (!PQgetisnull (res, row, 5))
         category = json_pack ("{s:I, s:s}", "id", s_int (res, row, 5),
                               "name", PQgetvalue (res, row, 6));
-    return json_pack ("{s:I, s:s, s:s, s:o, s:I, s:o, s:I, s:b, s:s, s:s, s:o, s:I}",
+    json_t *product = json_pack ("{s:I, s:s, s:s, s:o, s:I, s:o, s:I, s:b, s:s, s:s, s:o}",
                       "id", s_int (res, row, 0),
                       "sku", PQgetvalue (res, row, 1),
                       "name", PQgetvalue (res, row, 2),
@@ -156,22 +160,24 @@ s_product_json (PGresult *res, int row)
                       "active", streq (PQgetvalue (res, row, 8), "t"),
                       "created_at", PQgetvalue (res, row, 9),
                       "updated_at", PQgetvalue (res, row, 10),
-                      "barcode", s_string_or_null (res, row, 11),
-                      "cost_cents", s_int (res, row, 12));
+                      "barcode", s_string_or_null (res, row, 11));
+    if (product && with_cost)
+        json_object_set_new (product, "cost_cents", json_integer (s_int (res, row, 12)));
+    return product;
 }
 
 //  --------------------------------------------------------------------------
 //  The reply for a result of at most one product row: status with the
-//  product, or 404.
+//  product (its cost too when with_cost), or 404.
 
 static envelope_t *
-s_product_reply (const envelope_t *request, PGresult *res, int status)
+s_product_reply (const envelope_t *request, PGresult *res, int status, bool with_cost)
 {
     envelope_t *reply;
     if (PQntuples (res) == 0)
         reply = request_input_not_found (request, "product");
     else {
-        json_t *product = s_product_json (res, 0);
+        json_t *product = s_product_json (res, 0, with_cost);
         reply = product
               ? envelope_new_reply (request, status, product)
               : envelope_new_error (request, 500, "internal_error", "cannot build the answer", NULL);
@@ -195,7 +201,7 @@ s_active_product (const envelope_t *request, pgdb_t *db, const char *statement, 
     PGresult *res = pgdb_exec (db, statement, sql, 1, params);
     if (!res)
         return request_input_db_failure (request, db, "catalog");
-    return s_product_reply (request, res, 200);
+    return s_product_reply (request, res, 200, false);
 }
 
 //  --------------------------------------------------------------------------
@@ -439,7 +445,7 @@ product_get_many (const envelope_t *request, void *state)
         return request_input_db_failure (request, self->db, "catalog");
     json_t *data = json_array ();
     for (int row = 0; row < PQntuples (res); row++)
-        json_array_append_new (data, s_product_json (res, row));
+        json_array_append_new (data, s_product_json (res, row, true));
     PQclear (res);
     json_t *body = json_pack ("{s:o}", "data", data);
     if (!body)
@@ -541,7 +547,7 @@ product_list (const envelope_t *request, void *state)
         return request_input_db_failure (request, self->db, "catalog");
     json_t *data = json_array ();
     for (int row = 0; row < PQntuples (res); row++)
-        json_array_append_new (data, s_product_json (res, row));
+        json_array_append_new (data, s_product_json (res, row, false));
     PQclear (res);
     json_t *body = json_pack ("{s:o, s:{s:I, s:I, s:I}}", "data", data,
                               "meta", "page", (json_int_t) query.page,
@@ -594,7 +600,7 @@ product_create (const envelope_t *request, void *state)
                 PQclear (res);
                 return s_unknown_category (request);
             }
-            return s_product_reply (request, res, 201);
+            return s_product_reply (request, res, 201, true);
         }
         if (pgdb_is_unique_violation (self->db)) {
             bool failed;
@@ -672,7 +678,7 @@ product_update (const envelope_t *request, void *state)
             return s_unknown_category (request);
         return request_input_db_failure (request, self->db, "catalog");
     }
-    return s_product_reply (request, res, 200);
+    return s_product_reply (request, res, 200, true);
 }
 
 //  --------------------------------------------------------------------------

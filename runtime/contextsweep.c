@@ -35,6 +35,8 @@ s_destroy (void **state_p)
     }
 }
 
+//  --------------------------------------------------------------------------
+
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -44,6 +46,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     self->tick (self->state);
     return 0;               //  a failed pass is tried again at the next tick
 }
+
+//  --------------------------------------------------------------------------
 
 static int
 s_init (zloop_t *loop, zsock_t *pipe, void *args, void **state_p)

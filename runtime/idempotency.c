@@ -51,7 +51,6 @@ idempotency_fingerprint (const json_t *value, char hash [65])
 }
 
 //  --------------------------------------------------------------------------
-
 //  The stored answer, played again for request.
 static envelope_t *
 s_replay (const envelope_t *request, const char *response)
@@ -75,6 +74,8 @@ s_replay (const envelope_t *request, const char *response)
     json_decref (stored);
     return reply;
 }
+
+//  --------------------------------------------------------------------------
 
 idempotency_claim_t
 idempotency_claim (pgdb_t *db, const envelope_t *request, const char *hash, envelope_t **reply)
@@ -123,6 +124,8 @@ idempotency_forget (pgdb_t *db, const char *scope, const char *key)
     PQclear (res);
     return 0;
 }
+
+//  --------------------------------------------------------------------------
 
 void
 idempotency_finish (pgdb_t *db, const envelope_t *request, const envelope_t *reply)

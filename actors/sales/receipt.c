@@ -16,7 +16,6 @@
 #include <string.h>
 
 //  --------------------------------------------------------------------------
-
 //  Bytes of the first at most max characters of text.
 static size_t
 s_cut (const char *text, size_t max)
@@ -31,6 +30,8 @@ s_cut (const char *text, size_t max)
     return bytes;
 }
 
+//  --------------------------------------------------------------------------
+
 static size_t
 s_width (const char *text)
 {
@@ -41,6 +42,7 @@ s_width (const char *text)
     return chars;
 }
 
+//  --------------------------------------------------------------------------
 //  "-12.34" from cents.
 static void
 s_money (int64_t cents, char *buffer, size_t size)
@@ -50,6 +52,7 @@ s_money (int64_t cents, char *buffer, size_t size)
               (unsigned long long) (magnitude % 100));
 }
 
+//  --------------------------------------------------------------------------
 //  left, then right flush with the last column.
 static void
 s_row (FILE *out, const char *left, const char *right)
@@ -61,6 +64,8 @@ s_row (FILE *out, const char *left, const char *right)
     fprintf (out, "%.*s%*s%s\n", (int) bytes, left, (int) (RECEIPT_WIDTH - shown - right_width), "", right);
 }
 
+//  --------------------------------------------------------------------------
+
 static void
 s_amount_row (FILE *out, const char *left, int64_t cents)
 {
@@ -68,6 +73,8 @@ s_amount_row (FILE *out, const char *left, int64_t cents)
     s_money (cents, money, sizeof money);
     s_row (out, left, money);
 }
+
+//  --------------------------------------------------------------------------
 
 static void
 s_centered (FILE *out, const char *text)
@@ -77,17 +84,23 @@ s_centered (FILE *out, const char *text)
     fprintf (out, "%*s%.*s\n", (int) ((RECEIPT_WIDTH - width) / 2), "", (int) bytes, text);
 }
 
+//  --------------------------------------------------------------------------
+
 static void
 s_rule (FILE *out)
 {
     fprintf (out, "%.*s\n", RECEIPT_WIDTH, "----------------------------------------------------------------");
 }
 
+//  --------------------------------------------------------------------------
+
 static int64_t
 s_int (const json_t *object, const char *field)
 {
     return json_integer_value (json_object_get (object, field));
 }
+
+//  --------------------------------------------------------------------------
 
 static const char *
 s_method_name (const char *method)

@@ -36,6 +36,8 @@
 
 //  ==========================================================================
 
+//  --------------------------------------------------------------------------
+
 envelope_t *
 register_list (const envelope_t *request, void *state)
 {
@@ -62,6 +64,7 @@ register_list (const envelope_t *request, void *state)
 
 //  ==========================================================================
 
+//  --------------------------------------------------------------------------
 //  The register of param id and the integer amount field of the body:
 //  NULL (and *reg, *amount), or the reply.
 static envelope_t *
@@ -86,6 +89,8 @@ s_register_amount (sales_state_t *self, const envelope_t *request, const char *f
     json_decref (details);
     return sales_access_register (self, request, id, reg);
 }
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 register_open (const envelope_t *request, void *state)
@@ -125,6 +130,8 @@ typedef struct {
     int64_t counted;
     char *report;                   //  the Z report (JSON text), or NULL when no session was open
 } s_close_t;
+
+//  --------------------------------------------------------------------------
 
 static int
 s_close_txn (pgdb_t *db, void *arg)
@@ -169,6 +176,8 @@ s_close_txn (pgdb_t *db, void *arg)
     return self->report ? 0 : -1;
 }
 
+//  --------------------------------------------------------------------------
+
 envelope_t *
 register_close (const envelope_t *request, void *state)
 {
@@ -190,6 +199,8 @@ register_close (const envelope_t *request, void *state)
 }
 
 //  ==========================================================================
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 sale_summary_daily (const envelope_t *request, void *state)

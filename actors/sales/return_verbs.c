@@ -67,6 +67,8 @@ typedef struct {
 //  ==========================================================================
 //  Reading the request
 
+//  --------------------------------------------------------------------------
+
 static void
 s_return_read (const envelope_t *request, s_return_t *input, json_t *details)
 {
@@ -111,6 +113,7 @@ s_return_read (const envelope_t *request, s_return_t *input, json_t *details)
 //  ==========================================================================
 //  The transaction
 
+//  --------------------------------------------------------------------------
 //  Each line's refund from the sale's lines (locked sale). 0, or 2 with
 //  the reply (409 beyond what is left), or -1.
 static int
@@ -156,6 +159,7 @@ s_return_price (pgdb_t *db, s_return_t *self)
     return 0;
 }
 
+//  --------------------------------------------------------------------------
 //  How the refund goes back: [{method, amount_cents}], cash first up to
 //  what the sale kept in cash. Sets *cash. NULL on a db failure.
 static json_t *
@@ -205,6 +209,7 @@ s_return_tenders (pgdb_t *db, s_return_t *self, int64_t refund, int64_t *cash)
     return tenders;
 }
 
+//  --------------------------------------------------------------------------
 //  The open session of the refund's register, locked against its close
 //  (FOR SHARE); 0 when none, -1 on failure.
 static int64_t
@@ -222,6 +227,8 @@ s_return_session (pgdb_t *db, int64_t register_id)
     PQclear (res);
     return session;
 }
+
+//  --------------------------------------------------------------------------
 
 static int
 s_return_txn (pgdb_t *db, void *arg)
@@ -305,6 +312,7 @@ s_return_txn (pgdb_t *db, void *arg)
 //  ==========================================================================
 //  Stock back
 
+//  --------------------------------------------------------------------------
 //  Send the return's goods back to the store's stock; mark it so. 0 / -1.
 int
 sales_return_stock (sales_state_t *self, const envelope_t *request, int64_t return_id)
@@ -344,6 +352,8 @@ sales_return_stock (sales_state_t *self, const envelope_t *request, int64_t retu
 }
 
 //  ==========================================================================
+
+//  --------------------------------------------------------------------------
 
 static envelope_t *
 s_return_run (sales_state_t *self, const envelope_t *request, s_return_t *input)
@@ -387,6 +397,8 @@ s_return_run (sales_state_t *self, const envelope_t *request, s_return_t *input)
     sales_return_stock (self, request, input->return_id);
     return sales_render_reply (self, request, "return", input->return_id, 201);
 }
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 sale_return (const envelope_t *request, void *state)

@@ -11,7 +11,6 @@
 #include <string.h>
 
 //  --------------------------------------------------------------------------
-
 //  Split total over the lines in proportion to their net, largest
 //  remainder first (ties to the earlier line).
 static void
@@ -39,6 +38,8 @@ s_split_tax (sale_line_t *lines, size_t count, int64_t net, int64_t total)
         given++;
     }
 }
+
+//  --------------------------------------------------------------------------
 
 int
 sale_model_price (sale_line_t *lines, size_t count, const char *province, sale_totals_t *totals)
@@ -77,6 +78,8 @@ sale_model_method_valid (const char *method)
     return method && (streq (method, "cash") || streq (method, "credit_card")
                   ||  streq (method, "debit_card") || streq (method, "mobile"));
 }
+
+//  --------------------------------------------------------------------------
 
 const char *
 sale_model_payments (const sale_payment_t *payments, size_t count, int64_t total_cents,

@@ -58,6 +58,7 @@ typedef struct {
 //  ==========================================================================
 //  Reading the request
 
+//  --------------------------------------------------------------------------
 //  Check object's integer field as request_input_integer does, naming the
 //  problem "<prefix>.<field>". Same returns.
 static int
@@ -76,6 +77,8 @@ s_nested_int (json_t *object, const char *prefix, const char *field, int64_t min
     json_decref (scratch);
     return rc;
 }
+
+//  --------------------------------------------------------------------------
 
 static void
 s_read_lines (json_t *items, s_sale_t *input, json_t *details)
@@ -111,6 +114,8 @@ s_read_lines (json_t *items, s_sale_t *input, json_t *details)
     }
     input->line_count = json_array_size (items);
 }
+
+//  --------------------------------------------------------------------------
 
 static void
 s_read_payments (json_t *payments, s_sale_t *input, json_t *details)
@@ -164,6 +169,8 @@ s_read_payments (json_t *payments, s_sale_t *input, json_t *details)
     input->payment_count = json_array_size (payments);
 }
 
+//  --------------------------------------------------------------------------
+
 static void
 s_sale_read (const envelope_t *request, s_sale_t *input, json_t *details)
 {
@@ -184,6 +191,8 @@ s_sale_read (const envelope_t *request, s_sale_t *input, json_t *details)
 
 //  ==========================================================================
 //  The catalog: one product.get_many for every line
+
+//  --------------------------------------------------------------------------
 
 static envelope_t *
 s_price (sales_state_t *self, const envelope_t *request, s_sale_t *input)
@@ -236,6 +245,8 @@ s_price (sales_state_t *self, const envelope_t *request, s_sale_t *input)
 //  ==========================================================================
 //  The simulated gateway
 
+//  --------------------------------------------------------------------------
+
 static bool
 s_gateway_approves (const char *token)
 {
@@ -243,6 +254,7 @@ s_gateway_approves (const char *token)
         || streq (token, "tok_debit") || streq (token, "tok_mobile");
 }
 
+//  --------------------------------------------------------------------------
 //  The payments as stored: [{line_no, method, amount_cents, authorization_code}];
 //  NULL when a card is declined.
 static json_t *
@@ -271,6 +283,7 @@ s_authorize (const s_sale_t *input)
 //  ==========================================================================
 //  The rows
 
+//  --------------------------------------------------------------------------
 //  Write the sale pending with its lines. Its id, or -1.
 static int64_t
 s_write_pending (sales_state_t *self, const envelope_t *request, const s_sale_t *input,
@@ -330,6 +343,7 @@ s_write_pending (sales_state_t *self, const envelope_t *request, const s_sale_t 
     return id;
 }
 
+//  --------------------------------------------------------------------------
 //  Forget a pending sale that took nothing: its lines and row go.
 static void
 s_forget_pending (sales_state_t *self, int64_t id)
@@ -345,6 +359,7 @@ s_forget_pending (sales_state_t *self, int64_t id)
         PQclear (res);
 }
 
+//  --------------------------------------------------------------------------
 //  Complete the pending sale: the store's next receipt number, payments,
 //  sale.completed in the outbox, one statement. 1 completed, 0 when the
 //  sale is no longer pending or its session closed, -1 on failure.
@@ -385,6 +400,7 @@ s_complete (sales_state_t *self, int64_t id, int64_t store_id, int64_t change, j
 //  ==========================================================================
 //  The stock at the store
 
+//  --------------------------------------------------------------------------
 //  Give back what sale_ref took. 0 when done (or nothing was taken), -1
 //  when the inventory could not say.
 static int
@@ -397,6 +413,7 @@ s_stock_back (sales_state_t *self, const envelope_t *request, const char *sale_r
     return status == 200 ? 0 : -1;
 }
 
+//  --------------------------------------------------------------------------
 //  Take the lines' stock. NULL when taken, else the reply (the pending
 //  sale is then forgotten, or left for the recovery when the inventory
 //  could not say whether it took anything).
@@ -440,6 +457,7 @@ s_take_stock (sales_state_t *self, const envelope_t *request, const s_sale_t *in
 //  ==========================================================================
 //  The sale
 
+//  --------------------------------------------------------------------------
 //  Whether the session closed (false also when the database cannot say).
 static bool
 s_session_closed (sales_state_t *self, int64_t session_id)
@@ -455,6 +473,7 @@ s_session_closed (sales_state_t *self, int64_t session_id)
     return closed;
 }
 
+//  --------------------------------------------------------------------------
 //  The status of sale id into status. 0, or -1 when the database cannot say.
 static int
 s_sale_status (sales_state_t *self, int64_t id, char *status, size_t size)
@@ -470,6 +489,8 @@ s_sale_status (sales_state_t *self, int64_t id, char *status, size_t size)
     PQclear (res);
     return 0;
 }
+
+//  --------------------------------------------------------------------------
 
 static envelope_t *
 s_sale_run (sales_state_t *self, const envelope_t *request, s_sale_t *input)
@@ -531,6 +552,8 @@ s_sale_run (sales_state_t *self, const envelope_t *request, s_sale_t *input)
     return request_input_db_failure (request, self->db, "sales");
 }
 
+//  --------------------------------------------------------------------------
+
 envelope_t *
 sale_create (const envelope_t *request, void *state)
 {
@@ -577,6 +600,7 @@ sale_create (const envelope_t *request, void *state)
 //  ==========================================================================
 //  Reads
 
+//  --------------------------------------------------------------------------
 //  The sale param id as the caller may see it: 0 (and *id), or the reply.
 static envelope_t *
 s_find (sales_state_t *self, const envelope_t *request, int64_t *id)
@@ -592,6 +616,8 @@ s_find (sales_state_t *self, const envelope_t *request, int64_t *id)
     return sales_access_sale (self, request, *id, &store_id);
 }
 
+//  --------------------------------------------------------------------------
+
 envelope_t *
 sale_get (const envelope_t *request, void *state)
 {
@@ -600,6 +626,8 @@ sale_get (const envelope_t *request, void *state)
     envelope_t *reply = s_find (self, request, &id);
     return reply ? reply : sales_render_reply (self, request, "sale", id, 200);
 }
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 sale_receipt (const envelope_t *request, void *state)
@@ -631,6 +659,7 @@ sale_receipt (const envelope_t *request, void *state)
     return reply;
 }
 
+//  --------------------------------------------------------------------------
 //  A from/to param: absent, a date (YYYY-MM-DD, its midnight UTC) or an
 //  RFC 3339 UTC time (2026-11-25T17:22:39Z): 0, else -1.
 static int
@@ -647,6 +676,8 @@ s_time_param (const char *text)
             return -1;
     return 0;
 }
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 sale_list (const envelope_t *request, void *state)

@@ -47,6 +47,8 @@ static const contextnode_verb_t s_verbs [] = {
 //  --------------------------------------------------------------------------
 //  The parts of a state every actor builds: connection, client, settings.
 
+//  --------------------------------------------------------------------------
+
 static sales_state_t *
 s_state_new (settings_t *settings, int instance, int actor, const char *conninfo)
 {
@@ -75,6 +77,8 @@ s_state_new (settings_t *settings, int instance, int actor, const char *conninfo
     return self;
 }
 
+//  --------------------------------------------------------------------------
+
 static void
 s_state_destroy (sales_state_t **self_p)
 {
@@ -98,6 +102,8 @@ typedef struct {
     const char *conninfo;
 } s_recovery_args_t;
 
+//  --------------------------------------------------------------------------
+
 static void *
 s_recovery_make (void *args)
 {
@@ -107,6 +113,8 @@ s_recovery_make (void *args)
         s_state_destroy (&self);
     return self;
 }
+
+//  --------------------------------------------------------------------------
 
 static void
 s_recovery_tick (void *state)
@@ -119,6 +127,8 @@ s_recovery_tick (void *state)
     if (recovered < 0)
         log_warn (NULL, "sales: recovery failed: %s", pgdb_error (self->db));
 }
+
+//  --------------------------------------------------------------------------
 
 static void
 s_recovery_destroy (void **state_p)
@@ -133,6 +143,8 @@ s_free_state (void **state_p)
 {
     s_state_destroy ((sales_state_t **) state_p);
 }
+
+//  --------------------------------------------------------------------------
 
 static void *
 s_make_state (settings_t *settings, int instance, int actor)

@@ -60,6 +60,7 @@ s_void_pending (sales_state_t *self, const char *age, const char *count)
     return done;
 }
 
+//  --------------------------------------------------------------------------
 //  Keys still running long after their request began, with no unfinished
 //  sale under them: the worker died before writing its sale or return (let
 //  the key go), or after completing it but before storing the answer
@@ -102,6 +103,7 @@ s_keys_recover (sales_state_t *self, const char *age, const char *count)
     return done;
 }
 
+//  --------------------------------------------------------------------------
 //  Returns recorded whose stock did not go back.
 static int
 s_returns_recover (sales_state_t *self, const char *age, const char *count)
@@ -120,6 +122,8 @@ s_returns_recover (sales_state_t *self, const char *age, const char *count)
     PQclear (res);
     return done;
 }
+
+//  --------------------------------------------------------------------------
 
 int
 sales_recover (sales_state_t *self, int64_t older_than_s, int limit)

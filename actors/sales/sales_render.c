@@ -30,6 +30,8 @@ s_render (sales_state_t *self, const char *name, const char *sql, int64_t id, bo
     return object;
 }
 
+//  --------------------------------------------------------------------------
+
 json_t *
 sales_render_sale (sales_state_t *self, int64_t id, bool *failed)
 {
@@ -38,12 +40,16 @@ sales_render_sale (sales_state_t *self, int64_t id, bool *failed)
                      id, failed);
 }
 
+//  --------------------------------------------------------------------------
+
 json_t *
 sales_render_return (sales_state_t *self, int64_t id, bool *failed)
 {
     return s_render (self, "sales_render_return",
                      "SELECT " SALES_RETURN_JSON "::text FROM returns r WHERE r.id = $1", id, failed);
 }
+
+//  --------------------------------------------------------------------------
 
 envelope_t *
 sales_render_reply (sales_state_t *self, const envelope_t *request, const char *what, int64_t id,

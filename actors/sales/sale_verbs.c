@@ -48,8 +48,8 @@ typedef struct {
     int64_t customer_id;                        //  0: none
     size_t line_count;
     sale_line_t lines [SALE_MAX_LINES];
-    char skus [SALE_MAX_LINES][65];
-    char names [SALE_MAX_LINES][201];
+    char skus [SALE_MAX_LINES][128];           //  the catalog's, whole (never cut mid-character)
+    char names [SALE_MAX_LINES][512];
     size_t payment_count;
     sale_payment_t payments [SALE_MAX_PAYMENTS];
     const char *tokens [SALE_MAX_PAYMENTS];     //  card_token, or NULL
@@ -229,8 +229,9 @@ s_price (sales_state_t *self, const envelope_t *request, s_sale_t *input)
         }
         line->unit_price_cents = json_integer_value (price);
         line->cost_cents = json_is_integer (cost) ? json_integer_value (cost) : 0;
-        if (line->unit_price_cents < 0 || line->unit_price_cents > SALE_MAX_PRICE || line->cost_cents < 0)
-            request_input_problem (details, field, "the catalog's price is out of range");
+        if (line->unit_price_cents < 0 || line->unit_price_cents > SALE_MAX_PRICE || line->cost_cents < 0
+        ||  strlen (sku) >= sizeof input->skus [i] || strlen (name) >= sizeof input->names [i])
+            request_input_problem (details, field, "the catalog's product cannot be sold here (price or name out of range)");
         snprintf (input->skus [i], sizeof input->skus [i], "%s", sku);
         snprintf (input->names [i], sizeof input->names [i], "%s", name);
     }

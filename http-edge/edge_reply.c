@@ -218,7 +218,13 @@ edge_reply_from_envelope_at (const envelope_t *envelope, const char *rid, const 
         }
         return self;
     }
-    edge_reply_t *self = edge_reply_json (status, envelope->body);
+    //  A text answer (a receipt): a body that is a JSON string goes out
+    //  as that text. No JSON API answers a bare string, so nothing else
+    //  changes shape.
+    edge_reply_t *self = json_is_string (envelope->body)
+        ? edge_reply_raw (status, "text/plain; charset=utf-8", json_string_value (envelope->body),
+                          json_string_length (envelope->body))
+        : edge_reply_json (status, envelope->body);
     if (!self)
         return NULL;
     self->replayed = envelope->idem_key != NULL;
@@ -529,6 +535,16 @@ edge_reply_test (bool verbose)
     reply = edge_reply_raw (200, "text/plain", "abc", 3);
     assert (reply->body_size == 3 && streq (reply->body, "abc"));
     edge_reply_destroy (&reply);
+
+    //  A context's text answer: a string body goes out as text/plain
+    request = envelope_new_request ("sale.receipt");
+    envelope = envelope_new_reply (request, 200, json_string ("  Montr\xc3\xa9" "al\nTOTAL 1.00\n"));
+    reply = edge_reply_from_envelope (envelope, "r", "/api/v1/sales/1/receipt");
+    assert (reply->status == 200 && streq (reply->content_type, "text/plain; charset=utf-8"));
+    assert (streq (reply->body, "  Montr\xc3\xa9" "al\nTOTAL 1.00\n") && reply->body_size == 23);
+    edge_reply_destroy (&reply);
+    envelope_destroy (&envelope);
+    envelope_destroy (&request);
 
     //  Request ids
     assert (edge_rid_valid ("abc-DEF_1.2"));

@@ -55,7 +55,9 @@ edge_reply_t *edge_reply_error (int status, const char *code, const char *messag
 
 //  Turn a context's reply envelope into a reply. Errors (status >= 400,
 //  or a missing/invalid status) become the error shape with rid; a 201 whose
-//  body has an "id" gets Location: <path>/<id>; 204 has no body.
+//  body has an "id" gets Location: <path>/<id>; 204 has no body; a body
+//  that is a JSON string is sent as that text, text/plain; charset=utf-8
+//  (the point of sale's receipts).
 edge_reply_t *edge_reply_from_envelope (const envelope_t *envelope, const char *rid,
                                         const char *path);
 

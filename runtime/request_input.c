@@ -103,6 +103,21 @@ request_input_unknown_fields (json_t *object, const char *const *allowed, json_t
 
 //  --------------------------------------------------------------------------
 
+void
+request_input_page (const envelope_t *request, int64_t *page, int64_t *per_page, json_t *details)
+{
+    *page = 1;
+    *per_page = 20;
+    const char *text = request_input_param (request, "page");
+    if (text && request_input_int (text, 1, 1000000, page))
+        request_input_problem (details, "page", "must be an integer between 1 and 1000000");
+    text = request_input_param (request, "per_page");
+    if (text && request_input_int (text, 1, 100, per_page))
+        request_input_problem (details, "per_page", "must be an integer between 1 and 100");
+}
+
+//  --------------------------------------------------------------------------
+
 int
 request_input_integer (json_t *object, const char *field, int64_t min, int64_t max,
                        int64_t *value, json_t *details)

@@ -44,6 +44,11 @@ void request_input_problem (json_t *details, const char *field, const char *prob
 //  (the key is echoed cut to 64 bytes on a character boundary).
 void request_input_unknown_fields (json_t *object, const char *const *allowed, json_t *details);
 
+//  The page and per_page params of a list (API.md: per_page at most 100):
+//  page 1..1000000 (default 1), per_page 1..100 (default 20); a detail
+//  for each that is malformed.
+void request_input_page (const envelope_t *request, int64_t *page, int64_t *per_page, json_t *details);
+
 //  An optional JSON integer field in [min, max]. Returns 1 when present and
 //  valid (sets *value), 0 when absent, -1 when invalid (a detail was added).
 int request_input_integer (json_t *object, const char *field, int64_t min, int64_t max,

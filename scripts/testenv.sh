@@ -124,6 +124,9 @@ testenv_start () {
         #   are driven to an end within seconds, not half a minute.
         "order/recover_after_s=3"
         "order/recover_interval_ms=500"
+        #   The same for a sales worker killed mid-sale (tests/chaos/test_kill_sales.py).
+        "sales/recover_after_s=3"
+        "sales/recover_interval_ms=500"
         "product/instances=2"
         #   The supervisor keeps its shipped settings (restart budget,
         #   backoff, cool-down): the chaos suites prove what users run.

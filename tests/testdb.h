@@ -16,4 +16,14 @@ int testdb_admin_run (const char *admin, const char *sql);
 //  there is no row). Asserts that the query runs.
 char *testdb_value (pgdb_t *db, const char *sql, int nparams, const char *const *params);
 
+//  A fresh scratch database for a context's suite (comptoir_it_<pid>_<context>)
+//  and the environment of the context's own start-up: COMPTOIR_POSTGRES_<CONTEXT>
+//  (its conninfo), COMPTOIR_<CONTEXT>_MIGRATIONS ($srcdir/sql/<context>) and
+//  COMPTOIR_KEYS_DIR (a folder without the broker's key: no broker client).
+//  Returns the conninfo (caller frees), or NULL.
+char *testdb_scratch_new (const char *admin, const char *context);
+
+//  Drop the scratch database of context and its keys folder.
+void testdb_scratch_destroy (const char *admin, const char *context);
+
 #endif

@@ -15,6 +15,7 @@
 #include "pgdb.h"
 #include "redisdb.h"
 #include "request_input.h"
+#include "salestax.h"
 #include "settings.h"
 
 static const testrunner_case_t s_cases [] = {
@@ -30,6 +31,7 @@ static const testrunner_case_t s_cases [] = {
     { "mdp_worker", mdp_worker_test },
     { "pgdb", pgdb_test },
     { "request_input", request_input_test },
+    { "salestax", salestax_test },
     { "redisdb", redisdb_test },
     { "eventbus", eventbus_test },
     { NULL, NULL }

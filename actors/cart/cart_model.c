@@ -3,10 +3,9 @@
 
     Why it is built this way:
 
-    - Money is integer cents everywhere, and tax rates are integers per
-      100,000 (QST 9.975% is 9975), so a tax is (subtotal * rate + 50,000)
-      / 100,000: exact, rounded half up, no float anywhere. The product is
-      taken in 128 bits, so no subtotal we accept can overflow.
+    - Money is integer cents everywhere; the province's taxes come from
+      runtime/salestax (shared with the point of sale): exact integers,
+      rounded half up, no float anywhere.
     - Each tax is computed on the subtotal separately (API.md), and the
       rates are shown as decimal strings ("9.975"): a JSON number would be
       read back as a binary float by most clients.
@@ -22,70 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-typedef struct {
-    const char *province;
-    cart_tax_t taxes [3];
-} s_province_t;
-
-static const s_province_t s_provinces [] = {
-    { "QC", { { "GST", 5000 }, { "QST", 9975 }, { NULL, 0 } } },
-    { "ON", { { "HST", 13000 }, { NULL, 0 } } },
-    { "NS", { { "HST", 15000 }, { NULL, 0 } } },
-    { "NB", { { "HST", 15000 }, { NULL, 0 } } },
-    { "NL", { { "HST", 15000 }, { NULL, 0 } } },
-    { "PE", { { "HST", 15000 }, { NULL, 0 } } },
-    { "BC", { { "GST", 5000 }, { "PST", 7000 }, { NULL, 0 } } },
-    { "MB", { { "GST", 5000 }, { "PST", 7000 }, { NULL, 0 } } },
-    { "SK", { { "GST", 5000 }, { "PST", 6000 }, { NULL, 0 } } },
-    { "AB", { { "GST", 5000 }, { NULL, 0 } } },
-    { "YT", { { "GST", 5000 }, { NULL, 0 } } },
-    { "NT", { { "GST", 5000 }, { NULL, 0 } } },
-    { "NU", { { "GST", 5000 }, { NULL, 0 } } },
-};
-
-//  --------------------------------------------------------------------------
-
-const cart_tax_t *
-cart_model_taxes (const char *province)
-{
-    if (!province)
-        return NULL;
-    for (size_t i = 0; i < sizeof s_provinces / sizeof s_provinces [0]; i++)
-        if (streq (s_provinces [i].province, province))
-            return s_provinces [i].taxes;
-    return NULL;
-}
-
-//  --------------------------------------------------------------------------
-
-int64_t
-cart_model_tax_amount (int64_t subtotal_cents, int64_t rate)
-{
-    if (subtotal_cents <= 0 || rate <= 0)
-        return 0;
-    __int128 product = (__int128) subtotal_cents * rate + CART_RATE_SCALE / 2;
-    return (int64_t) (product / CART_RATE_SCALE);
-}
-
-//  --------------------------------------------------------------------------
-
-void
-cart_model_rate_text (int64_t rate, char *buffer, size_t size)
-{
-    //  rate per 100,000 is percent * 1000: integer part and three decimals
-    int64_t whole = rate / 1000, fraction = rate % 1000;
-    if (fraction == 0)
-        snprintf (buffer, size, "%lld", (long long) whole);
-    else {
-        char digits [8];
-        snprintf (digits, sizeof digits, "%03lld", (long long) fraction);
-        size_t length = strlen (digits);
-        while (length > 0 && digits [length - 1] == '0')
-            digits [--length] = 0;
-        snprintf (buffer, size, "%lld.%s", (long long) whole, digits);
-    }
-}
 
 //  --------------------------------------------------------------------------
 
@@ -128,7 +63,7 @@ cart_model_check (const json_t *cart)
 {
     if (!json_is_object (cart)
     ||  !json_is_string (json_object_get (cart, "id"))
-    ||  !cart_model_taxes (json_string_value (json_object_get (cart, "province")))
+    ||  !salestax_of (json_string_value (json_object_get (cart, "province")))
     ||  !s_is_count (json_object_get (cart, "created_at"), 0, INT64_MAX)
     ||  !s_is_count (json_object_get (cart, "updated_at"), 0, INT64_MAX))
         return -1;
@@ -274,10 +209,10 @@ cart_model_render (const json_t *cart, int64_t ttl_s, const char *served_by)
     }
     json_t *taxes = json_array ();
     int64_t tax_total = 0;
-    for (const cart_tax_t *tax = cart_model_taxes (province); tax->name; tax++) {
+    for (const salestax_t *tax = salestax_of (province); tax->name; tax++) {
         char rate [24];
-        cart_model_rate_text (tax->rate, rate, sizeof rate);
-        int64_t amount = cart_model_tax_amount (subtotal, tax->rate);
+        salestax_rate_text (tax->rate, rate, sizeof rate);
+        int64_t amount = salestax_amount (subtotal, tax->rate);
         tax_total += amount;
         json_array_append_new (taxes, json_pack ("{s:s, s:s, s:I}", "name", tax->name,
                                                  "rate", rate, "amount_cents", (json_int_t) amount));
@@ -331,28 +266,6 @@ void
 cart_model_test (bool verbose)
 {
     printf (" * cart_model: ");
-    //  Rounding half up, integers only
-    assert (cart_model_tax_amount (10000, 9975) == 998);        //  997.5
-    assert (cart_model_tax_amount (10000, 5000) == 500);
-    assert (cart_model_tax_amount (1, 5000) == 0);              //  0.05 cent
-    assert (cart_model_tax_amount (10, 5000) == 1);             //  0.5 cent rounds up
-    assert (cart_model_tax_amount (9, 5000) == 0);              //  0.45
-    assert (cart_model_tax_amount (0, 5000) == 0);
-    assert (cart_model_tax_amount (INT64_MAX / 1000, 15000) == (int64_t) (((__int128) (INT64_MAX / 1000) * 15000 + 50000) / 100000));
-    char text [24];
-    cart_model_rate_text (9975, text, sizeof text);
-    assert (streq (text, "9.975"));
-    cart_model_rate_text (5000, text, sizeof text);
-    assert (streq (text, "5"));
-    cart_model_rate_text (13000, text, sizeof text);
-    assert (streq (text, "13"));
-    cart_model_rate_text (7500, text, sizeof text);
-    assert (streq (text, "7.5"));
-    assert (cart_model_taxes ("qc") == NULL && cart_model_taxes ("XX") == NULL);
-    const char *all [] = { "QC", "ON", "NS", "NB", "NL", "PE", "BC", "MB", "SK", "AB", "YT", "NT", "NU" };
-    for (size_t i = 0; i < sizeof all / sizeof all [0]; i++)
-        assert (cart_model_taxes (all [i]));
-
     //  QC: 100.00 $ -> GST 5.00, QST 9.975 -> 9.98, total 114.98
     json_t *shown = s_render_one_line ("QC", 2500, 4);
     if (verbose)

@@ -14,27 +14,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "salestax.h"
+
 //  Bounds every input is checked against.
 #define CART_MAX_QUANTITY   999         //  per line
 #define CART_MAX_LINES      100         //  distinct products in one cart
-#define CART_RATE_SCALE     100000      //  tax rates are integers per 100,000 (9.975% = 9975)
-
-//  One tax of a province.
-typedef struct {
-    const char *name;                   //  "GST", "QST", "HST", "PST"
-    int64_t rate;                       //  per CART_RATE_SCALE
-} cart_tax_t;
-
-//  The taxes of a province (upper-case two letters), NULL-named terminated
-//  array of at most 2, or NULL when the province is unknown.
-const cart_tax_t *cart_model_taxes (const char *province);
-
-//  A tax on a subtotal, rounded half up to the cent (integers only; the
-//  product is computed in 128 bits). subtotal >= 0.
-int64_t cart_model_tax_amount (int64_t subtotal_cents, int64_t rate);
-
-//  The rate as the API shows it: "9.975", "5", "13". buffer >= 24 bytes.
-void cart_model_rate_text (int64_t rate, char *buffer, size_t size);
 
 //  Now as RFC 3339 UTC ("2026-11-25T17:22:39Z") for a Unix time.
 void cart_model_timestamp (int64_t unix_seconds, char *buffer, size_t size);

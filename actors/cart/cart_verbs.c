@@ -495,7 +495,7 @@ cart_create (const envelope_t *request, void *state)
             else {
                 province [0] = (char) (text [0] >= 'a' && text [0] <= 'z' ? text [0] - 32 : text [0]);
                 province [1] = (char) (text [1] >= 'a' && text [1] <= 'z' ? text [1] - 32 : text [1]);
-                if (!cart_model_taxes (province))
+                if (!salestax_of (province))
                     request_input_problem (details, "province", "must be a Canadian province or territory code");
             }
         }

@@ -30,8 +30,9 @@
 */
 #include "order_context.h"
 #include "contextdb.h"
+#include "contextsweep.h"
 #include "order_verbs.h"
-#include "curvekeys.h"
+#include "contextcall.h"
 #include "logline.h"
 #include "outbox_relay.h"
 
@@ -48,28 +49,6 @@ static const contextnode_verb_t s_verbs [] = {
     { "order.set_status", order_set_status },
     { NULL, NULL }
 };
-
-//  --------------------------------------------------------------------------
-//  The broker client: the process's own certificate (the broker admits it).
-//  NULL when there are no keys; checkout then answers 503.
-
-static mdp_client_t *
-s_client_new (settings_t *settings, int instance)
-{
-    const char *keys_dir = settings_get (settings, "keys/dir", "var/keys");
-    char name [32], broker [512];
-    snprintf (name, sizeof name, "order-%d", instance);
-    snprintf (broker, sizeof broker, "%s/broker", keys_dir);
-    zcert_t *cert = curvekeys_ensure (keys_dir, name, true);
-    char *server_key = curvekeys_public_of (broker);
-    mdp_client_t *client = NULL;
-    if (cert && server_key)
-        client = mdp_client_new (settings_get (settings, "broker/endpoint", "tcp://127.0.0.1:5555"),
-                                 cert, server_key);
-    zcert_destroy (&cert);
-    free (server_key);
-    return client;
-}
 
 //  --------------------------------------------------------------------------
 
@@ -93,16 +72,14 @@ s_state_new (settings_t *settings, int instance, int actor, const char *conninfo
     if (self->recover_after_s < 1 || self->recover_after_s > 86400)
         self->recover_after_s = 30;
     self->db = pgdb_new (conninfo);
-    self->client = s_client_new (settings, instance);
-    if (self->client) {
-        mdp_client_set_timeout (self->client, self->call_timeout_ms);
-        mdp_client_set_waiting (self->client, contextnode_keepalive, NULL);
-    }
+    char client_name [32];
+    snprintf (client_name, sizeof client_name, "order-%d", instance);
+    self->client = contextcall_client_new (settings, client_name, self->call_timeout_ms);
     return self;
 }
 
 //  ==========================================================================
-//  The recovery sweep
+//  The recovery sweep (runtime/contextsweep): an order_state_t of its own
 
 typedef struct {
     settings_t *settings;
@@ -122,40 +99,26 @@ s_recovery_destroy (void **state_p)
     }
 }
 
-static int
-s_recovery_tick (zloop_t *loop, int timer_id, void *arg)
+static void *
+s_recovery_make (void *args)
 {
-    (void) loop;
-    (void) timer_id;
-    order_state_t *self = (order_state_t *) arg;
+    s_recovery_args_t *recovery = (s_recovery_args_t *) args;
+    order_state_t *self = s_state_new (recovery->settings, recovery->instance, 0, recovery->conninfo);
+    if (self && (!self->db || !self->client))
+        s_recovery_destroy ((void **) &self);
+    return self;
+}
+
+static void
+s_recovery_tick (void *state)
+{
+    order_state_t *self = (order_state_t *) state;
     int recovered = order_saga_recover (self, self->recover_after_s, 20);
     if (recovered > 0)
         log_info (NULL, "order: %d unfinished checkouts driven to an end", recovered);
     else
     if (recovered < 0)
         log_warn (NULL, "order: recovery failed: %s", pgdb_error (self->db));
-    return 0;           //  tried again at the next tick
-}
-
-static int
-s_recovery_init (zloop_t *loop, zsock_t *pipe, void *args, void **state_p)
-{
-    (void) pipe;
-    s_recovery_args_t *recovery = (s_recovery_args_t *) args;
-    order_state_t *self = s_state_new (recovery->settings, recovery->instance, 0, recovery->conninfo);
-    int64_t interval = settings_get_int (recovery->settings, "order/recover_interval_ms", 5000);
-    if (interval < 10 || interval > 3600000)
-        interval = 5000;
-    //  Soon after start (what the last run left), then every interval; never
-    //  in here: the process must not wait for other contexts to start.
-    if (!self || !self->db || !self->client
-    ||  zloop_timer (loop, 100, 1, s_recovery_tick, self) == -1
-    ||  zloop_timer (loop, (size_t) interval, 0, s_recovery_tick, self) == -1) {
-        s_recovery_destroy ((void **) &self);
-        return -1;
-    }
-    *state_p = self;
-    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -193,7 +156,11 @@ s_make_state (settings_t *settings, int instance, int actor)
                   instance, actor);
     if (ready && actor == 1 && self->client) {
         s_recovery_args_t args = { settings, instance, conninfo };
-        self->recovery = actor_new ("order-recovery", s_recovery_init, NULL, s_recovery_destroy, &args);
+        int64_t interval = settings_get_int (settings, "order/recover_interval_ms", 5000);
+        if (interval < 10 || interval > 3600000)
+            interval = 5000;
+        self->recovery = contextsweep_start ("order-recovery", interval, s_recovery_make, s_recovery_tick,
+                                             s_recovery_destroy, &args);
         if (!self->recovery)
             log_warn (NULL, "order: the recovery sweep cannot start: unfinished checkouts wait for a restart");
     }

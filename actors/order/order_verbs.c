@@ -18,26 +18,26 @@
     - Calls to other contexts use the actor's own deadline, not the
       client's: once stock is held the saga must reach a final state even
       if the client has gone.
-    - Idempotency: one row per (caller, key) taken with INSERT ... ON
-      CONFLICT, so of many concurrent attempts exactly one runs; the others
-      see it running (409), or done with another request (422), or done with
-      the same request (the stored answer, replayed). 5xx answers are not
-      stored: the client may try again with the same key.
+    - Idempotency (runtime/idempotency): one row per (caller, key), so of
+      many concurrent attempts exactly one runs; the others see it running
+      (409), or done with another request (422), or done with the same
+      request (the stored answer, replayed). 5xx answers are not stored:
+      the client may try again with the same key.
     =========================================================================
 */
 #include "order_verbs.h"
 #include "contextnode.h"
 #include "logline.h"
 #include "request_input.h"
+#include "contextcall.h"
+#include "idempotency.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ORDER_FREE_SHIPPING_CENTS  7500
 #define ORDER_SHIPPING_CENTS       999
-#define ORDER_KEY_MAX              255
 #define ORDER_MAX_LINES            100
 
 //  --------------------------------------------------------------------------
@@ -184,29 +184,8 @@ static envelope_t *
 s_call (order_state_t *self, const envelope_t *request, const char *service, const char *verb,
         const char *role, const char *sub, json_t *params, json_t *data)
 {
-    envelope_t *ask = envelope_new_request (verb);
-    if (!ask || !self->client) {
-        envelope_destroy (&ask);
-        json_decref (params);
-        json_decref (data);
-        return envelope_new_error (request, 503, "service_unavailable", "no broker", NULL);
-    }
-    envelope_set_str (&ask->rid, request ? request->rid : NULL);
-    envelope_set_str (&ask->consumer, "order");
-    envelope_set_str (&ask->role, role ? role : "service");
-    if (sub)
-        envelope_set_str (&ask->sub, sub);
-    ask->retryable = true;      //  every verb we call is safe to repeat
-    ask->deadline = zclock_time () + self->call_timeout_ms;
-    ask->body = json_object ();
-    json_object_set_new (ask->body, "params", params ? params : json_object ());
-    if (data)
-        json_object_set_new (ask->body, "data", data);
-    envelope_t *answer = mdp_client_call (self->client, service, &ask);
-    envelope_destroy (&ask);
-    if (!answer)
-        return envelope_new_error (request, 503, "service_unavailable", "cannot reach the broker", NULL);
-    return answer;
+    return contextcall (self->client, request, "order", service, verb, role, sub, params, data,
+                        self->call_timeout_ms);
 }
 
 //  The reservation call for an order: verb "reservation.<action>".
@@ -288,86 +267,6 @@ s_gateway_authorize (order_state_t *self, const char *token)
 
 //  ==========================================================================
 //  Idempotency
-
-typedef enum { S_KEY_OWNED, S_KEY_REPLY, S_KEY_FAILED } s_key_t;
-
-//  Take the key for this request, or make the reply a repeat gets.
-static s_key_t
-s_key_claim (pgdb_t *db, const envelope_t *request, const char *hash, envelope_t **reply)
-{
-    const char *params [] = { request->sub, request->idem_key, hash };
-    PGresult *res = pgdb_exec (db, "order_key_claim",
-        "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) "
-        "ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
-        "  status = 'running', response = NULL, created_at = now () "
-        "  WHERE idempotency_keys.created_at < now () - interval '24 hours' "
-        "RETURNING 1", 3, params);
-    if (!res)
-        return S_KEY_FAILED;
-    bool owned = PQntuples (res) == 1;
-    PQclear (res);
-    if (owned)
-        return S_KEY_OWNED;
-    res = pgdb_exec (db, "order_key_read",
-        "SELECT request_hash, status, response::text FROM idempotency_keys "
-        "WHERE scope = $1 AND key = $2", 2, params);
-    if (!res)
-        return S_KEY_FAILED;
-    if (PQntuples (res) == 0 || streq (PQgetvalue (res, 0, 1), "running"))
-        *reply = envelope_new_error (request, 409, "idempotency_key_in_use",
-                                     "a request with this Idempotency-Key is still running", NULL);
-    else
-    if (!streq (PQgetvalue (res, 0, 0), hash))
-        *reply = envelope_new_error (request, 422, "idempotency_key_reused",
-                                     "this Idempotency-Key was used with another request", NULL);
-    else {
-        json_t *stored = json_loads (PQgetvalue (res, 0, 2), 0, NULL);
-        int status = (int) json_integer_value (json_object_get (stored, "status"));
-        json_t *error = json_object_get (stored, "error");
-        if (error) {
-            *reply = envelope_new_error (request, status, "replayed", "", NULL);
-            if (*reply) {
-                json_decref ((*reply)->error);
-                (*reply)->error = json_incref (error);
-            }
-        }
-        else
-            *reply = envelope_new_reply (request, status, json_incref (json_object_get (stored, "body")));
-        //  The replay marker for the edge (Idempotent-Replayed: true).
-        if (*reply)
-            envelope_set_str (&(*reply)->idem_key, request->idem_key);
-        json_decref (stored);
-    }
-    PQclear (res);
-    return *reply ? S_KEY_REPLY : S_KEY_FAILED;
-}
-
-//  Store the first answer (2xx-4xx), or let the key go (5xx: try again).
-static void
-s_key_finish (pgdb_t *db, const envelope_t *request, const envelope_t *reply)
-{
-    const char *params [] = { request->sub, request->idem_key, NULL };
-    PGresult *res;
-    if (reply->status >= 500)
-        res = pgdb_exec (db, "order_key_forget",
-                         "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", 2, params);
-    else {
-        json_t *stored = reply->error
-            ? json_pack ("{s:i, s:O}", "status", reply->status, "error", reply->error)
-            : json_pack ("{s:i, s:O?}", "status", reply->status, "body", reply->body);
-        char *text = stored ? json_dumps (stored, JSON_COMPACT) : NULL;
-        params [2] = text;
-        res = text ? pgdb_exec (db, "order_key_done",
-                                "UPDATE idempotency_keys SET status = 'done', response = $3::jsonb "
-                                "WHERE scope = $1 AND key = $2", 3, params) : NULL;
-        free (text);
-        json_decref (stored);
-    }
-    if (res)
-        PQclear (res);
-    else
-        log_warn (request->rid, "order: idempotency key not settled: %s", pgdb_error (db));
-}
 
 //  ==========================================================================
 //  Checkout
@@ -672,14 +571,9 @@ order_checkout (const envelope_t *request, void *state)
         return refused;
     if (!request->sub)
         return request_input_unauthorized (request, "no customer");
-    if (!request->idem_key || !*request->idem_key)
-        return envelope_new_error (request, 400, "missing_idempotency_key",
-                                   "checkout needs an Idempotency-Key header", NULL);
-    if (!s_printable (request->idem_key, ORDER_KEY_MAX)) {
-        json_t *details = json_array ();
-        request_input_problem (details, "Idempotency-Key", "must be 1 to 255 printable characters");
-        return request_input_invalid (request, details);
-    }
+    refused = idempotency_key_check (request, "checkout");
+    if (refused)
+        return refused;
     s_checkout_t input = { NULL, NULL, NULL, NULL, 0 };
     json_t *details = json_array ();
     s_checkout_read (request, &input, details);
@@ -689,21 +583,16 @@ order_checkout (const envelope_t *request, void *state)
     }
     json_decref (details);
     //  The request's fingerprint: its body, keys sorted
-    char *text = json_dumps (request_input_data (request), JSON_COMPACT | JSON_SORT_KEYS);
-    unsigned char digest [32];
     char hash [65];
-    crypto_generichash (digest, sizeof digest, (const unsigned char *) (text ? text : ""),
-                        text ? strlen (text) : 0, NULL, 0);
-    sodium_bin2hex (hash, sizeof hash, digest, sizeof digest);
-    free (text);
+    idempotency_fingerprint (request_input_data (request), hash);
     envelope_t *reply = NULL;
-    s_key_t claim = s_key_claim (self->db, request, hash, &reply);
-    if (claim == S_KEY_FAILED)
+    idempotency_claim_t claim = idempotency_claim (self->db, request, hash, &reply);
+    if (claim == IDEMPOTENCY_FAILED)
         reply = request_input_db_failure (request, self->db, "order");
     else
-    if (claim == S_KEY_OWNED) {
+    if (claim == IDEMPOTENCY_OWNED) {
         reply = s_checkout_saga (self, request, &input);
-        s_key_finish (self->db, request, reply);
+        idempotency_finish (self->db, request, reply);
     }
     json_decref (input.address);
     return reply;
@@ -780,13 +669,8 @@ order_list (const envelope_t *request, void *state)
     if (refused)
         return refused;
     json_t *details = json_array ();
-    int64_t page = 1, per_page = 20;
-    const char *text = request_input_param (request, "page");
-    if (text && request_input_int (text, 1, 100000, &page))
-        request_input_problem (details, "page", "must be an integer from 1");
-    text = request_input_param (request, "per_page");
-    if (text && request_input_int (text, 1, 100, &per_page))
-        request_input_problem (details, "per_page", "must be 1 to 100");
+    int64_t page, per_page;
+    request_input_page (request, &page, &per_page, details);
     const char *status = request_input_param (request, "status");
     if (status && !streq (status, "pending") && !streq (status, "confirmed") && !streq (status, "shipped")
     &&  !streq (status, "delivered") && !streq (status, "cancelled"))
@@ -888,18 +772,8 @@ s_key_store_order (order_state_t *self, const char *scope, const char *key, int6
 {
     bool failed = false;
     json_t *order = s_render (self->db, id, &failed);
-    envelope_t *first = envelope_new_request ("order.checkout");
-    if (order && first) {
-        envelope_set_str (&first->sub, scope);
-        envelope_set_str (&first->idem_key, key);
-        envelope_t *reply = envelope_new_reply (first, 201, order);
-        order = NULL;
-        if (reply)
-            s_key_finish (self->db, first, reply);
-        envelope_destroy (&reply);
-    }
-    json_decref (order);
-    envelope_destroy (&first);
+    if (order)
+        idempotency_store (self->db, "order.checkout", scope, key, 201, order);
 }
 
 //  Keys still 'running' long after their request began: the worker died
@@ -963,11 +837,7 @@ order_saga_recover (order_state_t *self, int64_t older_than_s, int limit)
         if (streq (status, "pending") || streq (status, "cancelled")) {
             //  Half-done or half-undone: undo. The client may try its key again.
             s_cancel (self, NULL, id, number);
-            const char *key [] = { PQgetvalue (res, row, 5), PQgetvalue (res, row, 6) };
-            PGresult *gone = pgdb_exec (self->db, "order_key_forget",
-                                        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", 2, key);
-            if (gone)
-                PQclear (gone);
+            idempotency_forget (self->db, PQgetvalue (res, row, 5), PQgetvalue (res, row, 6));
         }
         else {
             //  Confirmed: finish (capture, empty the cart), store the answer.
@@ -988,12 +858,7 @@ order_saga_recover (order_state_t *self, int64_t older_than_s, int limit)
     if (keys < 0)
         return -1;
     //  Keys live 24 h (API.md); a repeat after that is a new request.
-    res = pgdb_exec (self->db, "order_keys_expired",
-        "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY ("
-        "  SELECT ctid FROM idempotency_keys WHERE created_at < now () - interval '24 hours' "
-        "    AND status = 'done' LIMIT 1000))", 0, NULL);
-    if (!res)
+    if (idempotency_expire (self->db, 1000))
         return -1;
-    PQclear (res);
     return done + keys;
 }

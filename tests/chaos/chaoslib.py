@@ -27,6 +27,20 @@ def summary():
     return 0 if failed == 0 and passed > 0 else 1
 
 
+def supervisor_status():
+    """The supervisor's status file of the test environment with a database
+    (scripts/testenv.sh start; . var/test/env.sh), or None after printing
+    the skip lines."""
+    import os
+    status_path = os.environ.get("COMPTOIR_TEST_SUPERVISOR_STATUS")
+    if os.environ.get("COMPTOIR_TEST_EDGE") and os.environ.get("COMPTOIR_TEST_PG_ADMIN") \
+            and status_path and os.path.exists(status_path):
+        return status_path
+    print("chaos: no test environment (scripts/testenv.sh start; . var/test/env.sh): skipped")
+    print("0 passed, 0 failed")
+    return None
+
+
 def read_status(path):
     """{name: (pid, restarts)} from the supervisor's status file."""
     children = {}
@@ -50,6 +64,23 @@ def alive(pid):
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def kill_one(path, prefix, rng):
+    """SIGKILL one live child whose name starts with prefix, chosen with rng:
+    (killed, error text or None). (False, None) while none is up."""
+    import os
+    import signal
+    up = [pid for pid, _ in workers(path, prefix).values() if pid > 0 and alive(pid)]
+    if not up:
+        return False, None
+    try:
+        os.kill(rng.choice(up), signal.SIGKILL)
+        return True, None
+    except ProcessLookupError:
+        return False, None
+    except OSError as error:
+        return False, str(error)
 
 
 class Client:

@@ -145,10 +145,11 @@ def demo_accounts():
         return [tuple(line.split()) for line in accounts if len(line.split()) == 4]
 
 
-def staff_headers(edge, role="admin"):
-    """The Authorization header of the first demo staff account with role."""
-    for account_role, login, password, _ in demo_accounts():
-        if account_role == role:
+def staff_headers(edge, role="admin", store=None):
+    """The Authorization header of the first demo staff account with role
+    (working at store, when given)."""
+    for account_role, login, password, store_id in demo_accounts():
+        if account_role == role and (store is None or store_id == str(store)):
             response = edge.request("POST", "/api/v1/auth/staff/login",
                                     body={"username": login, "password": password})
             assert response.status == 200, response

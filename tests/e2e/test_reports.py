@@ -172,24 +172,49 @@ def test_figures_exact_after_reporting_was_killed(edge):
     print("  figures exact %.2f s after the last change (reporting restarted)" % (time.monotonic() - started))
 
 
+def add(sums, day, *figures):
+    before = sums.get(day, (0, 0, 0, 0))
+    sums[day] = tuple(int(a) + int(b) for a, b in zip(before, figures))
+
+
 @SUITE.test
-def test_sales_report_by_day_equals_the_order_database(edge):
-    """Every web day of the last four weeks (the demo history of
-    sql/order/seed.sql included): revenue, tax, orders and units confirmed
-    that day and not cancelled since, as the order tables say."""
+def test_sales_report_by_day_equals_the_order_and_sales_databases(edge):
+    """Every day of the last four weeks (the demo histories of
+    sql/order/seed.sql and sql/sales/seed.sql included): revenue, tax,
+    orders and sales, and units, as the order and sales tables say. Web:
+    orders confirmed that day and not cancelled since. Store: sales
+    completed that day, less the returns made that day (net, tax, units;
+    a return does not change the count of sales)."""
     manager = staff_headers(edge, "manager")
     first = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 27 * 86400))
     last = time.strftime("%Y-%m-%d", time.gmtime())
     expected = {}
-    for day, revenue, tax, count, units in sql("order", """
+    for row in sql("order", """
             SELECT to_char ((h.at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD'), sum (o.subtotal_cents),
                    sum (o.tax_cents), count (*),
                    sum ((SELECT sum (quantity) FROM order_items i WHERE i.order_id = o.id))
               FROM orders o JOIN order_history h ON h.order_id = o.id AND h.status = 'confirmed'
              WHERE o.status <> 'cancelled' AND (h.at AT TIME ZONE 'UTC')::date >= '%s'
              GROUP BY 1""" % first):
-        expected[day] = (int(revenue), int(tax), int(count), int(units))
+        add(expected, *row)
     assert len(expected) >= 1, "no web order in the order database"
+    for row in sql("sales", """
+            SELECT to_char ((s.completed_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD'),
+                   sum (s.subtotal_cents - s.discount_cents), sum (s.tax_cents), count (*),
+                   sum ((SELECT sum (quantity) FROM sale_items i WHERE i.sale_id = s.id))
+              FROM sales s
+             WHERE s.status = 'completed' AND (s.completed_at AT TIME ZONE 'UTC')::date >= '%s'
+             GROUP BY 1""" % first):
+        add(expected, *row)
+    for row in sql("sales", """
+            SELECT to_char ((r.created_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD'),
+                   -sum (r.net_cents), -sum (r.tax_cents), 0,
+                   -sum ((SELECT sum (quantity) FROM return_items i WHERE i.return_id = r.id))
+              FROM returns r
+             WHERE (r.created_at AT TIME ZONE 'UTC')::date >= '%s'
+             GROUP BY 1""" % first):
+        add(expected, *row)
+    expected = {day: figures for day, figures in expected.items() if figures[2] or figures[0]}
     deadline = time.monotonic() + 5
     while True:
         response = edge.get("/api/v1/reports/sales?from=%s&to=%s&group_by=day" % (first, last),

@@ -50,7 +50,10 @@
     second over the last few seconds (a snapshot of the request counter each
     second, in the timer) and p50/p99 over the last replies (a small ring of
     latencies filled on each reply, sorted only when asked); mmi.events
-    gives the socket events (broker_events.c).
+    gives the socket events (broker_events.c), with workers coming (READY)
+    and leaving (and why) among them: a worker restarted under the same
+    identity is back before its line could vanish from a screen, but not
+    before its worker_left and worker_ready events.
     =========================================================================
 */
 #include "mdp_broker.h"
@@ -114,6 +117,7 @@ typedef struct {
     int64_t expiry;             //  zclock_mono ms
     request_t *request;         //  the request it holds, or NULL
     void *idle_handle;          //  place in service->idle, NULL when busy
+    int64_t ready_at;           //  zclock_mono of its READY
     uint64_t served;
     char peer [BROKER_PEER_MAX];    //  its IP, from the READY message ("" unknown)
 } worker_t;
@@ -692,6 +696,9 @@ s_worker_delete (mdp_broker_t *self, worker_t *worker, const char *why, bool dis
     service->active_at = zclock_mono ();
     if (service->workers == 0)
         service->workerless_at = service->active_at;
+    char detail [160];
+    snprintf (detail, sizeof detail, "%s of %s: %s", worker->name, service->name, why);
+    broker_events_add (self->events, "worker_left", worker->peer, NULL, detail);
     zhashx_delete (self->workers, worker->key);
     if (request) {
         s_request_orphaned (self, service, &request);
@@ -762,13 +769,14 @@ s_status_json (mdp_broker_t *self)
     while (worker) {
         int64_t expires_in = worker->expiry - now;
         json_array_append_new (workers, json_pack (
-            "{s:s, s:s, s:s, s:b, s:I, s:I, s:I}",
+            "{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I}",
             "id", worker->name,
             "service", worker->service->name,
             "address", worker->peer,
             "idle", worker->request == NULL,
             "served", (json_int_t) worker->served,
             "expires_in_ms", (json_int_t) expires_in,
+            "age_ms", (json_int_t) (now - worker->ready_at),
             "seen_ms_ago", (json_int_t) ((int64_t) self->heartbeat_ms * self->liveness - expires_in)));
         worker = (worker_t *) zhashx_next (self->workers);
     }
@@ -1149,8 +1157,12 @@ s_worker_message (mdp_broker_t *self, input_t *input)
             const char *peer = zmq_msg_gets (&input->part [2], "Peer-Address");
             snprintf (worker->peer, sizeof worker->peer, "%s", peer ? peer : "");
             worker->service = s_service_require (self, service_name);
-            worker->expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
+            worker->ready_at = zclock_mono ();
+            worker->expiry = worker->ready_at + (int64_t) self->heartbeat_ms * self->liveness;
             zhashx_insert (self->workers, worker->key, worker);
+            char detail [160];
+            snprintf (detail, sizeof detail, "%s for %s", worker->name, service_name);
+            broker_events_add (self->events, "worker_ready", worker->peer, NULL, detail);
             service_t *service = worker->service;
             service->workers++;
             service->active_at = zclock_mono ();

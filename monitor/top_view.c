@@ -38,6 +38,7 @@ typedef struct {
     char address [ADDRESS_MAX_CHARS];
     bool idle;
     int64_t served, seen_ms, expires_ms;    //  seen_ms < 0: not given
+    int64_t age_ms;                         //  since its READY; < 0: not given
 } view_worker_t;
 
 typedef struct {
@@ -202,10 +203,11 @@ top_view_set_status (top_view_t *self, const json_t *status)
     json_array_foreach (workers, index, item) {
         const char *id, *service, *address = "";
         int idle;
-        json_int_t served, expires = -1, seen = -1;
-        if (json_unpack ((json_t *) item, "{s:s, s:s, s:b, s:I, s?I, s?I, s?s}",
+        json_int_t served, expires = -1, seen = -1, age = -1;
+        if (json_unpack ((json_t *) item, "{s:s, s:s, s:b, s:I, s?I, s?I, s?I, s?s}",
                          "id", &id, "service", &service, "idle", &idle, "served", &served,
-                         "expires_in_ms", &expires, "seen_ms_ago", &seen, "address", &address) != 0) {
+                         "expires_in_ms", &expires, "seen_ms_ago", &seen, "age_ms", &age,
+                         "address", &address) != 0) {
             skipped++;
             continue;
         }
@@ -218,6 +220,7 @@ top_view_set_status (top_view_t *self, const json_t *status)
         worker->served = served;
         worker->seen_ms = seen;
         worker->expires_ms = expires;
+        worker->age_ms = age;
     }
     qsort (service_list, service_count, sizeof (view_service_t), s_compare_services);
     qsort (worker_list, worker_count, sizeof (view_worker_t), s_compare_workers);
@@ -375,6 +378,9 @@ s_figure (char *text, size_t size, double value, const char *format)
 static void
 s_uptime (char *text, size_t size, int64_t seconds)
 {
+    if (seconds < 0)
+        snprintf (text, size, "-");
+    else
     if (seconds >= 86400)
         snprintf (text, size, "%dd%02dh", (int) (seconds / 86400), (int) (seconds % 86400 / 3600));
     else
@@ -417,7 +423,8 @@ s_render_service (zlistx_t *lines, int width, view_service_t *service)
 static void
 s_render_worker (zlistx_t *lines, int width, view_worker_t *worker)
 {
-    char seen [24], expires [24];
+    char seen [24], expires [24], age [24];
+    s_uptime (age, sizeof age, worker->age_ms < 0 ? -1 : worker->age_ms / 1000);
     if (worker->seen_ms >= 0)
         snprintf (seen, sizeof seen, "%lld", (long long) worker->seen_ms);
     else
@@ -427,9 +434,9 @@ s_render_worker (zlistx_t *lines, int width, view_worker_t *worker)
     else
         snprintf (expires, sizeof expires, "-");
     //  Credit and outstanding requests: the broker has no credit yet (issue 9).
-    s_line (lines, width, "%-24.24s %-14.14s %-18.18s %-5s %-15.15s %7s %7s %8lld %6s %4s",
+    s_line (lines, width, "%-24.24s %-14.14s %-18.18s %-5s %-15.15s %7s %7s %7s %8lld %6s %4s",
             worker->id, worker->instance, worker->service, worker->idle ? "idle" : "busy",
-            worker->address, seen, expires, (long long) worker->served, "-", "-");
+            worker->address, age, seen, expires, (long long) worker->served, "-", "-");
 }
 
 static void
@@ -493,8 +500,9 @@ top_view_render (top_view_t *self, int width, int height)
             s_render_service (lines, width, &self->services [index]);
     }
     s_line (lines, width, "%s", "");
-    s_line (lines, width, WORKERS_HEADING "%18s %-14s %-18s %-5s %-15s %7s %7s %8s %6s %4s", "",
-            "INSTANCE", "SERVICE", "STATE", "ADDRESS", "SEEN ms", "EXP ms", "SERVED", "CREDIT", "OUT");
+    s_line (lines, width, WORKERS_HEADING "%18s %-14s %-18s %-5s %-15s %7s %7s %7s %8s %6s %4s", "",
+            "INSTANCE", "SERVICE", "STATE", "ADDRESS", "AGE", "SEEN ms", "EXP ms", "SERVED", "CREDIT",
+            "OUT");
     for (int index = 0; index < worker_rows && index < (int) self->worker_count; index++) {
         if (index == worker_rows - 1 && worker_rows < (int) self->worker_count)
             s_line (lines, width, "... %d more workers", (int) self->worker_count - index);
@@ -558,10 +566,11 @@ top_view_json (top_view_t *self, uint64_t after_total)
     for (size_t index = 0; index < self->worker_count; index++) {
         view_worker_t *worker = &self->workers [index];
         json_array_append_new (workers, json_pack (
-            "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:n, s:n}",
+            "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:n, s:n}",
             "id", worker->id, "instance", worker->instance, "service", worker->service,
             "address", worker->address, "idle", worker->idle, "served", (json_int_t) worker->served,
             "seen_ms_ago", (json_int_t) worker->seen_ms, "expires_in_ms", (json_int_t) worker->expires_ms,
+            "age_ms", (json_int_t) worker->age_ms,
             "credit", "outstanding"));
     }
     json_t *events = json_array ();
@@ -632,7 +641,7 @@ top_view_test (bool verbose)
         " {\"name\": \"bad\", \"workers\": \"many\"}],"
         " \"workers\": ["
         " {\"id\": \"cart-2.1\", \"service\": \"cart\", \"idle\": true, \"served\": 3, \"expires_in_ms\": 900,"
-        "  \"seen_ms_ago\": 100, \"address\": \"127.0.0.1\"},"
+        "  \"seen_ms_ago\": 100, \"age_ms\": 65000, \"address\": \"127.0.0.1\"},"
         " {\"id\": \"cart-1.1\", \"service\": \"cart\", \"idle\": false, \"served\": 4},"
         " {\"id\": \"evil\\u001b[2J\", \"service\": \"product\", \"idle\": true, \"served\": 0}]}", 0, NULL);
     assert (status);
@@ -655,7 +664,7 @@ top_view_test (bool verbose)
     char *second = strstr (screen, "cart-2.1");
     assert (first && second && first < second);
     assert (strstr (screen, "\n_metrics.cart-1 ") > product);
-    assert (strstr (second, "cart-2         cart               idle  127.0.0.1"));
+    assert (strstr (second, "cart-2         cart               idle  127.0.0.1         1m05s     100     900"));
     assert (strstr (screen, "evil?[2J"));
     assert (!strchr (screen, 0x1b));
     free (screen);

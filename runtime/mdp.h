@@ -34,7 +34,9 @@
 //   first (oldest kept), last (newest)}. kind is accepted, disconnected,
 //  handshake_succeeded, handshake_failed_no_detail, handshake_failed_protocol,
 //  handshake_failed_auth, zap_allowed, zap_denied (key: the client's public
-//  key), accept_failed or closed. A gap (since + 1 < first) means events lost.
+//  key), accept_failed, closed, and worker_ready / worker_left (the broker's
+//  own: address is the worker's IP, detail its identity, service and why it
+//  left). A gap (since + 1 < first) means events lost.
 #define MDP_MMI_EVENTS   "mmi.events"
 
 //  Defaults: a killed worker is noticed within about a second.

@@ -1479,11 +1479,11 @@ test_mmi_events_ring_is_bounded_and_since_gives_the_rest (bool verbose)
 }
 
 static void
-test_mmi_status_reports_rates_and_latencies (bool verbose)
+test_mmi_status_and_events_report_rates_latencies_and_workers (bool verbose)
 {
     env_t env;
     s_env_start (&env, verbose, NULL);
-    s_spawn (&env, "echo", "E1", 20, "echo-1");
+    pid_t worker_pid = s_spawn (&env, "echo", "E1", 20, "echo-1");
     assert (s_wait_workers (&env, "echo", 1, 0, 5000));
     json_t *status = s_status (&env);
     assert (json_real_value (json_object_get (s_service_of (status, "echo"), "p50_ms")) < 0);
@@ -1508,7 +1508,16 @@ test_mmi_status_reports_rates_and_latencies (bool verbose)
     assert (streq (json_string_value (json_object_get (worker, "address")), "127.0.0.1"));
     json_int_t seen = json_integer_value (json_object_get (worker, "seen_ms_ago"));
     assert (seen >= 0 && seen < 2000);
+    assert (json_integer_value (json_object_get (worker, "age_ms")) >= seen);
     json_decref (status);
+    //  Workers coming and going are in the event stream too.
+    json_t *ready = s_wait_event (&env, "worker_ready", "127.0.0.1", NULL, 2000);
+    assert (ready && streq (json_string_value (json_object_get (ready, "detail")), "echo-1 for echo"));
+    json_decref (ready);
+    s_kill (&env, worker_pid, SIGKILL);
+    json_t *left = s_wait_event (&env, "worker_left", "127.0.0.1", NULL, 3000);
+    assert (left && strstr (json_string_value (json_object_get (left, "detail")), "echo-1 of echo: "));
+    json_decref (left);
     s_env_stop (&env);
 }
 
@@ -1550,7 +1559,8 @@ static const testrunner_case_t s_cases [] = {
       test_mmi_events_show_a_zap_denial_with_key_and_address },
     { "mmi_events_ring_is_bounded_and_since_gives_the_rest",
       test_mmi_events_ring_is_bounded_and_since_gives_the_rest },
-    { "mmi_status_reports_rates_and_latencies", test_mmi_status_reports_rates_and_latencies },
+    { "mmi_status_and_events_report_rates_latencies_and_workers",
+      test_mmi_status_and_events_report_rates_latencies_and_workers },
     { NULL, NULL }
 };
 

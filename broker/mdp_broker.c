@@ -349,10 +349,16 @@ mdp_broker_new (settings_t *settings)
     self->workers = zhashx_new ();
     self->metrics = metrics_new ();
     self->socket = zsock_new (ZMQ_ROUTER);
+    int64_t events_max = settings
+                       ? settings_get_int (settings, "broker/events_max", BROKER_EVENTS_DEFAULT)
+                       : BROKER_EVENTS_DEFAULT;
+    if (events_max < 1 || events_max > 1000000) {
+        log_warn (NULL, "broker: events_max %" PRId64 " out of range, keeping %d", events_max,
+                  BROKER_EVENTS_DEFAULT);
+        events_max = BROKER_EVENTS_DEFAULT;
+    }
     if (self->socket)
-        self->events = broker_events_new (self->socket, settings
-            ? (size_t) settings_get_int (settings, "broker/events_max", BROKER_EVENTS_DEFAULT)
-            : BROKER_EVENTS_DEFAULT);
+        self->events = broker_events_new (self->socket, (size_t) events_max);
     if (!self->services || !self->workers || !self->metrics || !self->socket || !self->events) {
         mdp_broker_destroy (&self);
         return NULL;

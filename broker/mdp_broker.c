@@ -721,8 +721,8 @@ s_compare_latency (const void *one, const void *two)
     return a < b ? -1 : a > b;
 }
 
-//  Requests per second since the oldest snapshot, and p50/p99 (ms, -1 when
-//  no reply yet) over the last replies: into the service's status object.
+//  Requests per second since the oldest snapshot, and p50/p99 (ms, null
+//  before the first reply) over the last replies: into the service's status.
 static void
 s_service_figures (service_t *service, int64_t now, json_t *object)
 {
@@ -741,8 +741,8 @@ s_service_figures (service_t *service, int64_t now, json_t *object)
         p99 = sorted [(count - 1) * 99 / 100] / 1000.0;
     }
     json_object_set_new (object, "rps", json_real (rps));
-    json_object_set_new (object, "p50_ms", json_real (p50));
-    json_object_set_new (object, "p99_ms", json_real (p99));
+    json_object_set_new (object, "p50_ms", p50 < 0 ? json_null () : json_real (p50));
+    json_object_set_new (object, "p99_ms", p99 < 0 ? json_null () : json_real (p99));
     json_object_set_new (object, "latency_samples", json_integer ((json_int_t) service->latency_count));
 }
 

@@ -28,7 +28,7 @@
 typedef struct {
     char name [NAME_MAX_CHARS];
     int64_t workers, idle, queue, served;
-    double rps, p50_ms, p99_ms;         //  p50/p99 < 0: no reply measured yet
+    double rps, p50_ms, p99_ms;         //  < 0: not given (no reply measured yet)
 } view_service_t;
 
 typedef struct {
@@ -182,8 +182,8 @@ top_view_set_status (top_view_t *self, const json_t *status)
     json_array_foreach (services, index, item) {
         const char *name;
         json_int_t count, idle, queue, served;
-        double rps = 0, p50 = -1, p99 = -1;
-        if (json_unpack ((json_t *) item, "{s:s, s:I, s:I, s:I, s:I, s?F, s?F, s?F}",
+        json_t *rps = NULL, *p50 = NULL, *p99 = NULL;     //  numbers, or null before a reply
+        if (json_unpack ((json_t *) item, "{s:s, s:I, s:I, s:I, s:I, s?o, s?o, s?o}",
                          "name", &name, "workers", &count, "idle", &idle, "queue", &queue,
                          "replies", &served, "rps", &rps, "p50_ms", &p50, "p99_ms", &p99) != 0) {
             skipped++;
@@ -195,9 +195,9 @@ top_view_set_status (top_view_t *self, const json_t *status)
         service->idle = idle;
         service->queue = queue;
         service->served = served;
-        service->rps = rps;
-        service->p50_ms = p50;
-        service->p99_ms = p99;
+        service->rps = json_is_number (rps) ? json_number_value (rps) : -1;
+        service->p50_ms = json_is_number (p50) ? json_number_value (p50) : -1;
+        service->p99_ms = json_is_number (p99) ? json_number_value (p99) : -1;
     }
     worker_count = 0;
     json_array_foreach (workers, index, item) {
@@ -556,10 +556,10 @@ top_view_json (top_view_t *self, uint64_t after_total)
     json_t *services = json_array ();
     for (size_t index = 0; index < self->service_count; index++) {
         view_service_t *service = &self->services [index];
-        json_array_append_new (services, json_pack ("{s:s, s:I, s:I, s:I, s:f, s:o, s:o, s:I}",
+        json_array_append_new (services, json_pack ("{s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:I}",
             "name", service->name, "workers", (json_int_t) service->workers,
             "idle", (json_int_t) service->idle, "queue", (json_int_t) service->queue,
-            "rps", service->rps, "p50_ms", s_figure_json (service->p50_ms),
+            "rps", s_figure_json (service->rps), "p50_ms", s_figure_json (service->p50_ms),
             "p99_ms", s_figure_json (service->p99_ms), "served", (json_int_t) service->served));
     }
     json_t *workers = json_array ();
@@ -637,7 +637,7 @@ top_view_test (bool verbose)
         " {\"name\": \"product\", \"workers\": 2, \"idle\": 1, \"queue\": 0, \"replies\": 10,"
         "  \"rps\": 2.5, \"p50_ms\": 1.25, \"p99_ms\": 7.5},"
         " {\"name\": \"cart\", \"workers\": 3, \"idle\": 3, \"queue\": 4, \"replies\": 7,"
-        "  \"rps\": 0.0, \"p50_ms\": -1, \"p99_ms\": -1},"
+        "  \"rps\": 0.0, \"p50_ms\": null},"
         " {\"name\": \"bad\", \"workers\": \"many\"}],"
         " \"workers\": ["
         " {\"id\": \"cart-2.1\", \"service\": \"cart\", \"idle\": true, \"served\": 3, \"expires_in_ms\": 900,"

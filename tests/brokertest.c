@@ -1486,7 +1486,7 @@ test_mmi_status_and_events_report_rates_latencies_and_workers (bool verbose)
     pid_t worker_pid = s_spawn (&env, "echo", "E1", 20, "echo-1");
     assert (s_wait_workers (&env, "echo", 1, 0, 5000));
     json_t *status = s_status (&env);
-    assert (json_real_value (json_object_get (s_service_of (status, "echo"), "p50_ms")) < 0);
+    assert (json_is_null (json_object_get (s_service_of (status, "echo"), "p50_ms")));
     json_decref (status);
     for (int index = 0; index < 10; index++) {
         envelope_t *reply = s_call (&env, "echo", "echo.x", false, 2000);

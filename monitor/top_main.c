@@ -44,6 +44,7 @@ typedef struct {
     int timeout_ms;
     bool once;
     bool json;
+    bool all;
 } options_t;
 
 //  One refresh: the two requests in flight and what their answers said.
@@ -83,11 +84,14 @@ s_usage (FILE *out, const char *program)
         "  --timeout MS       how long a refresh waits for the broker (default %d)\n"
         "  --once             print one text snapshot and exit (1: no answer)\n"
         "  --json             print one JSON object per refresh (with --once: one)\n"
+        "  --all              show the internal services (_metrics.*) and their\n"
+        "                     workers too (the JSON always has them)\n"
         "  --help             this text\n"
         "\n"
-        "Keys in the live view: q quits, p pauses, up/down (page up/down) scroll\n"
-        "the events, home goes back to the newest. Log lines go to stderr; in the\n"
-        "live view they are dropped unless stderr is redirected (2>top.log).\n"
+        "Keys in the live view: q quits, p pauses, i shows or hides the internal\n"
+        "services, up/down (page up/down) scroll the events, home goes back to\n"
+        "the newest. Log lines go to stderr; in the live view they are dropped\n"
+        "unless stderr is redirected (2>top.log).\n"
         "For a remote broker: copy its public certificate (var/keys/broker) and\n"
         "admit this tool's public key there (var/keys/allowed/top.pub, then\n"
         "SIGHUP the broker).\n",
@@ -110,6 +114,9 @@ s_options (options_t *options, int argc, char **argv)
         else
         if (streq (arg, "--json"))
             options->json = true;
+        else
+        if (streq (arg, "--all"))
+            options->all = true;
         else
         if (!value) {
             fprintf (stderr, "%s: %s needs a value\n", argv [0], arg);
@@ -284,10 +291,13 @@ s_refresh_take (refresh_t *self, envelope_t *reply)
     if (status && top_view_set_status (self->view, reply->body) != 0) {
         self->failed = true;
         snprintf (self->error, sizeof self->error, "the broker's mmi.status answer is not a status");
+        log_warn (NULL, "comptoir-top: dropping an mmi.status answer of the wrong shape");
     }
     else
-    if (events && top_view_add_events (self->view, reply->body) < 0)
+    if (events && top_view_add_events (self->view, reply->body) < 0) {
         snprintf (self->error, sizeof self->error, "the broker's mmi.events answer is not a list of events");
+        log_warn (NULL, "comptoir-top: dropping an mmi.events answer of the wrong shape");
+    }
     if (status)
         zstr_free (&self->status_cid);
     else
@@ -379,6 +389,9 @@ s_keys (top_view_t *view)
         else
         if (key == 'p' || key == 'P' || key == ' ')
             top_view_set_paused (view, !top_view_paused (view));
+        else
+        if (key == 'i' || key == 'I')
+            top_view_show_internal (view, !top_view_internal_shown (view));
         else
         if (key == KEY_UP)
             top_view_scroll (view, -1);
@@ -533,6 +546,7 @@ main (int argc, char **argv)
     }
     if (client && view) {
         s_name_keys (view, keys_dir);
+        top_view_show_internal (view, options.all);
         mdp_client_set_resend (client, 0);
         mdp_client_set_timeout (client, options.timeout_ms);
         refresh_t refresh = { .client = client, .view = view, .endpoint = endpoint,

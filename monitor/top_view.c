@@ -54,8 +54,11 @@ struct _top_view_t {
     char *endpoint;
     view_service_t *services;
     size_t service_count;
+    size_t public_services;         //  those before the internal ones (_metrics.*)
     view_worker_t *workers;
     size_t worker_count;
+    size_t public_workers;
+    bool show_internal;
     size_t skipped;                 //  entries of the last status we could not read
     char ha [32];
     int64_t uptime_s;
@@ -230,6 +233,13 @@ top_view_set_status (top_view_t *self, const json_t *status)
     self->service_count = service_count;
     self->workers = worker_list;
     self->worker_count = worker_count;
+    //  Sorted, the internal ones come last.
+    self->public_services = 0;
+    while (self->public_services < service_count && service_list [self->public_services].name [0] != '_')
+        self->public_services++;
+    self->public_workers = 0;
+    while (self->public_workers < worker_count && worker_list [self->public_workers].service [0] != '_')
+        self->public_workers++;
     self->skipped = skipped;
     json_t *ha = json_object_get (status, "ha");
     s_copy (self->ha, sizeof self->ha, json_is_string (ha) ? json_string_value (ha) : "single");
@@ -330,6 +340,20 @@ top_view_paused (top_view_t *self)
 {
     assert (self);
     return self->paused;
+}
+
+void
+top_view_show_internal (top_view_t *self, bool show)
+{
+    assert (self);
+    self->show_internal = show;
+}
+
+bool
+top_view_internal_shown (top_view_t *self)
+{
+    assert (self);
+    return self->show_internal;
 }
 
 void
@@ -479,10 +503,13 @@ top_view_render (top_view_t *self, int width, int height)
 
     //  Rows: whatever the title and the headings leave, the stream keeping
     //  at least EVENTS_MIN_ROWS; height <= 0 shows everything.
-    int fixed = (int) zlistx_size (lines) + 5;
+    size_t services = self->show_internal ? self->service_count : self->public_services;
+    size_t workers = self->show_internal ? self->worker_count : self->public_workers;
+    bool hidden = services < self->service_count;
+    int fixed = (int) zlistx_size (lines) + 5 + (hidden ? 1 : 0);
     int room = height > 0 ? height - fixed : INT_MAX / 4;
-    int service_rows = (int) self->service_count;
-    int worker_rows = (int) self->worker_count;
+    int service_rows = (int) services;
+    int worker_rows = (int) workers;
     if (height > 0) {
         int spare = room - EVENTS_MIN_ROWS;
         if (service_rows > spare)
@@ -493,9 +520,9 @@ top_view_render (top_view_t *self, int width, int height)
     }
     s_line (lines, width, SERVICES_HEADING "%17s %7s %5s %6s %8s %8s %8s %10s", "", "WORKERS", "IDLE",
             "QUEUE", "RPS", "P50 ms", "P99 ms", "SERVED");
-    for (int index = 0; index < service_rows && index < (int) self->service_count; index++) {
-        if (index == service_rows - 1 && service_rows < (int) self->service_count)
-            s_line (lines, width, "... %d more services", (int) self->service_count - index);
+    for (int index = 0; index < service_rows && index < (int) services; index++) {
+        if (index == service_rows - 1 && service_rows < (int) services)
+            s_line (lines, width, "... %d more services", (int) services - index);
         else
             s_render_service (lines, width, &self->services [index]);
     }
@@ -503,19 +530,23 @@ top_view_render (top_view_t *self, int width, int height)
     s_line (lines, width, WORKERS_HEADING "%18s %-14s %-18s %-5s %-15s %7s %7s %7s %8s %6s %4s", "",
             "INSTANCE", "SERVICE", "STATE", "ADDRESS", "AGE", "SEEN ms", "EXP ms", "SERVED", "CREDIT",
             "OUT");
-    for (int index = 0; index < worker_rows && index < (int) self->worker_count; index++) {
-        if (index == worker_rows - 1 && worker_rows < (int) self->worker_count)
-            s_line (lines, width, "... %d more workers", (int) self->worker_count - index);
+    for (int index = 0; index < worker_rows && index < (int) workers; index++) {
+        if (index == worker_rows - 1 && worker_rows < (int) workers)
+            s_line (lines, width, "... %d more workers", (int) workers - index);
         else
             s_render_worker (lines, width, &self->workers [index]);
     }
+    if (hidden)
+        s_line (lines, width, "(%zu internal services (_metrics.*) and their %zu workers not shown: %s)",
+                self->service_count - services, self->worker_count - workers,
+                height > 0 ? "i shows them" : "--all shows them");
     s_line (lines, width, "%s", "");
 
     char missed [48] = "";
     if (self->missed)
         snprintf (missed, sizeof missed, ", %llu missed", (unsigned long long) self->missed);
     s_line (lines, width, EVENTS_HEADING " newest first (%zu kept%s)%s", self->event_count, missed,
-            height > 0 ? "   up/down scroll  p pause  q quit" : "");
+            height > 0 ? "   up/down scroll  p pause  i internal  q quit" : "");
     int event_rows = height > 0 ? height - (int) zlistx_size (lines) : TOP_VIEW_ONCE_EVENTS;
     int scroll = height > 0 ? self->scroll : 0;
     if (scroll > 0 && event_rows > 0) {
@@ -663,10 +694,16 @@ top_view_test (bool verbose)
     char *first = strstr (screen, "cart-1.1");
     char *second = strstr (screen, "cart-2.1");
     assert (first && second && first < second);
-    assert (strstr (screen, "\n_metrics.cart-1 ") > product);
+    assert (!strstr (screen, "\n_metrics.cart-1 "));
+    assert (strstr (screen, "(1 internal services (_metrics.*) and their 0 workers not shown: --all"));
     assert (strstr (second, "cart-2         cart               idle  127.0.0.1         1m05s     100     900"));
     assert (strstr (screen, "evil?[2J"));
     assert (!strchr (screen, 0x1b));
+    free (screen);
+    top_view_show_internal (view, true);
+    screen = s_screen (view, 140, 0);
+    assert (strstr (screen, "\n_metrics.cart-1 ") > strstr (screen, "\nproduct "));
+    assert (!strstr (screen, "not shown"));
     free (screen);
 
     //  Events: each once, newest first; a gap is counted; scrolling.

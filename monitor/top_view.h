@@ -45,6 +45,11 @@ void top_view_set_error (top_view_t *self, const char *error);
 void top_view_set_paused (top_view_t *self, bool paused);
 bool top_view_paused (top_view_t *self);
 
+//  Show the internal services (names starting with _, as _metrics.cart-1)
+//  and their workers too; hidden by default (the JSON has them always).
+void top_view_show_internal (top_view_t *self, bool show);
+bool top_view_internal_shown (top_view_t *self);
+
 //  Scroll the event stream: positive goes to older events.
 void top_view_scroll (top_view_t *self, int lines);
 

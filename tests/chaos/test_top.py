@@ -69,6 +69,13 @@ def wait_screen(predicate, timeout):
     return lines, predicate(lines)
 
 
+def running(status_path, prefix):
+    """The supervisor's children of a context that are running now (a
+    process held down by an earlier chaos test has pid 0)."""
+    return sorted(name for name, (pid, _) in workers(status_path, prefix).items()
+                  if pid > 0 and alive(pid))
+
+
 def worker_line(lines, identity):
     return [line for line in lines if line.startswith(identity + " ")]
 
@@ -83,10 +90,30 @@ def age_seconds(line):
     return int(match.group(1)) * scale[match.group(2)] + int(match.group(3)) * scale[match.group(4)]
 
 
-def event_index(lines, kind, text):
-    """Row of the newest event line of this kind mentioning text, or None."""
+def event_at(line):
+    """The time of day of an event line (HH:MM:SS.mmm, local), in seconds."""
+    match = re.match(r"(\d\d):(\d\d):(\d\d\.\d\d\d) ", line)
+    if not match:
+        return None
+    return int(match.group(1)) * 3600 + int(match.group(2)) * 60 + float(match.group(3))
+
+
+def happened_after(line, moment):
+    """True when the event line is not older than moment (time.time())."""
+    at = event_at(line)
+    local = time.localtime(moment)
+    since = at - (local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec + moment % 1) \
+        if at is not None else None
+    if since is not None and since < -43200:        # past midnight
+        since += 86400
+    return since is not None and since >= -0.5
+
+
+def event_index(lines, kind, text, after):
+    """Row of the newest event line of this kind mentioning text that
+    happened after the moment given (time.time()), or None."""
     for index, line in enumerate(lines):
-        if (" %s " % kind) in line and text in line:
+        if (" %s " % kind) in line and text in line and happened_after(line, after):
             return index
     return None
 
@@ -123,7 +150,7 @@ def check_json(var, broker, status_path):
     for worker in view.get("workers", []):
         instances.setdefault(worker["service"], set()).add(worker["instance"])
     for context in ("cart", "product"):
-        expected = set(workers(status_path, context + "-"))
+        expected = set(running(status_path, context + "-"))
         report("top_json_shows_every_%s_instance" % context,
                context in services and instances.get(context) == expected,
                "%s on screen, %s running" % (sorted(instances.get(context, [])), sorted(expected)))
@@ -153,8 +180,8 @@ def check_screen(var, broker, status_path):
     command = " ".join("'%s'" % part for part in top_command(var, broker, ["--interval", "0.5"]))
     subprocess.run(["tmux", "new-session", "-d", "-s", SESSION, "-x", "200", "-y", "50", command],
                    check=True, timeout=10)
-    carts = sorted(workers(status_path, "cart-"))
-    products = sorted(workers(status_path, "product-"))
+    carts = running(status_path, "cart-")
+    products = running(status_path, "product-")
     every = [name + ".1" for name in carts + products]
     lines, ok = wait_screen(lambda lines: all(worker_line(lines, identity) for identity in every)
                             and any(line.startswith("cart ") for line in lines), 15)
@@ -173,20 +200,20 @@ def check_screen(var, broker, status_path):
     os.kill(pid, signal.SIGKILL)
     killed = time.time()
     left = "%s of cart: " % identity
-    lines, gone = wait_screen(lambda lines: event_index(lines, "worker_left", left) is not None, 10)
+    lines, gone = wait_screen(lambda lines: event_index(lines, "worker_left", left, killed) is not None, 10)
     report("top_screen_killed_worker_leaves", gone,
            "%s (pid %d) left after %.1f s: %s" % (identity, pid, time.time() - killed,
                                                   "" if not gone else
-                                                  lines[event_index(lines, "worker_left", left)].strip()))
+                                                  lines[event_index(lines, "worker_left", left, killed)].strip()))
 
     def returned(lines):
         now = workers(status_path, "cart-").get(victim, (0, 0))[0]
         rows = worker_line(lines, identity)
-        ready = event_index(lines, "worker_ready", identity + " for cart")
-        gone_row = event_index(lines, "worker_left", left)
+        ready = event_index(lines, "worker_ready", identity + " for cart", killed)
+        gone_row = event_index(lines, "worker_left", left, killed)
         return (bool(rows) and age_seconds(rows[0]) is not None
                 and age_seconds(rows[0]) <= time.time() - killed + 1
-                and ready is not None and gone_row is not None and ready < gone_row
+                and ready is not None and (gone_row is None or ready < gone_row)
                 and now not in (0, pid) and alive(now))
     lines, back = wait_screen(returned, 30)
     rows = worker_line(lines, identity)
@@ -195,9 +222,10 @@ def check_screen(var, broker, status_path):
                                                   workers(status_path, "cart-").get(victim, (0, 0))[0],
                                                   rows[0] if rows else "no line"))
 
+    started = time.time()
     address = plaintext_peer(broker)
-    lines, seen = wait_screen(lambda lines: any("handshake_failed_protocol" in line and address in line
-                                                for line in lines), 10)
+    lines, seen = wait_screen(lambda lines: event_index(lines, "handshake_failed_protocol", address,
+                                                        started) is not None, 10)
     report("top_screen_shows_plaintext_peer_as_failed_handshake", seen,
            address + ("" if seen else "\n" + "\n".join(lines[-12:])))
 

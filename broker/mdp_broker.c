@@ -1508,6 +1508,19 @@ mdp_broker_test (bool verbose)
     assert (msg && zframe_streq (zmsg_last (msg), "404"));
     zmsg_destroy (&msg);
 
+    //  mmi.events: the socket events and workers' comings, after seq 0.
+    zstr_sendx (client, "", MDPC_CLIENT, MDP_MMI_EVENTS, "0", NULL);
+    msg = s_recv_timeout (client, 2000);
+    assert (msg && zmsg_size (msg) == 4);
+    char *events = zframe_strdup (zmsg_last (msg));
+    assert (events && strstr (events, "\"accepted\"") && strstr (events, "\"worker_ready\""));
+    free (events);
+    zmsg_destroy (&msg);
+    zstr_sendx (client, "", MDPC_CLIENT, MDP_MMI_EVENTS, "-1", NULL);
+    msg = s_recv_timeout (client, 2000);
+    assert (msg && zframe_streq (zmsg_last (msg), "400"));
+    zmsg_destroy (&msg);
+
     //  A foreign request travels to the worker and back untouched.
     zstr_sendm (client, "");
     zstr_sendm (client, MDPC_CLIENT);

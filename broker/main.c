@@ -39,6 +39,7 @@ s_usage (const char *program)
             "  --config FILE   configuration file (default %s)\n"
             "Settings read: broker/bind, broker/heartbeat_ms, broker/liveness,\n"
             "broker/queue_max, broker/no_worker_wait_ms, broker/service_linger_ms,\n"
+            "broker/events_max (socket events kept for mmi.events),\n"
             "keys/dir (its allowed/ folder lists the admitted public keys).\n"
             "SIGHUP reloads the allowed keys; SIGINT/SIGTERM stop the broker.\n",
             program, COMPTOIR_DEFAULT_CONFIG);

@@ -45,6 +45,15 @@
     by the kernel (wake-ups of its I/O thread and its own thread, TCP).
     The frames of every message are RFC 7's, so CURVE encrypts each one
     (20 frames cross the wire per request against 2 for a raw echo).
+
+    For comptoir-top, the status answer carries per service the requests per
+    second over the last few seconds (a snapshot of the request counter each
+    second, in the timer) and p50/p99 over the last replies (a small ring of
+    latencies filled on each reply, sorted only when asked); mmi.events
+    gives the socket events (broker_events.c), with workers coming (READY)
+    and leaving (and why) among them: a worker restarted under the same
+    identity is back before its line could vanish from a screen, but not
+    before its worker_left and worker_ready events.
     =========================================================================
 */
 #include "mdp_broker.h"
@@ -53,6 +62,7 @@
 #include "curvekeys.h"
 #include "logline.h"
 #include "metrics.h"
+#include "broker_events.h"
 
 #define BROKER_HWM              100000
 #define BROKER_DRAIN_MAX        256     //  messages handled per wakeup
@@ -67,6 +77,9 @@
 #define BROKER_NO_WORKER_WAIT   1000
 #define BROKER_SERVICE_LINGER   60000
 #define BROKER_SERVICES_MAX     10000   //  services known at once; more answer 503
+#define BROKER_LATENCY_SAMPLES  512     //  replies behind a service's p50 and p99
+#define BROKER_RATE_SLOTS       5       //  seconds behind a service's requests per second
+#define BROKER_PEER_MAX         48      //  bytes of a peer's IP address
 
 typedef struct _service_t service_t;
 
@@ -104,7 +117,9 @@ typedef struct {
     int64_t expiry;             //  zclock_mono ms
     request_t *request;         //  the request it holds, or NULL
     void *idle_handle;          //  place in service->idle, NULL when busy
+    int64_t ready_at;           //  zclock_mono of its READY
     uint64_t served;
+    char peer [BROKER_PEER_MAX];    //  its IP, from the READY message ("" unknown)
 } worker_t;
 
 struct _service_t {
@@ -117,6 +132,11 @@ struct _service_t {
     int64_t workerless_at;      //  when its last worker left (or it was made)
     uint64_t requests_n, replies_n, failures_n, expired_n, requeued_n;
     uint64_t requests_flushed, replies_flushed;     //  already in the metrics
+    uint32_t latency_us [BROKER_LATENCY_SAMPLES];   //  the last replies' latencies
+    size_t latency_count, latency_next;
+    uint64_t rate_requests [BROKER_RATE_SLOTS];     //  requests_n, once a second
+    int64_t rate_at [BROKER_RATE_SLOTS];            //  when (zclock_mono)
+    size_t rate_next;                               //  oldest snapshot
 };
 
 struct _mdp_broker_t {
@@ -125,12 +145,14 @@ struct _mdp_broker_t {
     zhashx_t *services;         //  name -> service_t
     zhashx_t *workers;          //  key -> worker_t
     metrics_t *metrics;
+    broker_events_t *events;    //  the socket's events, for mmi.events
     int heartbeat_ms;
     int liveness;
     size_t queue_max;
     int no_worker_wait_ms;
     int service_linger_ms;
     int64_t heartbeat_at;
+    int64_t rate_at;            //  next requests-per-second snapshot
     int64_t started;
     //  whole-broker counters
     uint64_t requests_n, replies_n, rejected_n, expired_workers_n, requeued_n;
@@ -245,6 +267,8 @@ s_service_new (const char *name)
     zlistx_set_destructor (self->requests, s_request_destructor);
     self->active_at = zclock_mono ();
     self->workerless_at = self->active_at;
+    for (size_t slot = 0; slot < BROKER_RATE_SLOTS; slot++)
+        self->rate_at [slot] = self->active_at;
     return self;
 }
 
@@ -325,7 +349,17 @@ mdp_broker_new (settings_t *settings)
     self->workers = zhashx_new ();
     self->metrics = metrics_new ();
     self->socket = zsock_new (ZMQ_ROUTER);
-    if (!self->services || !self->workers || !self->metrics || !self->socket) {
+    int64_t events_max = settings
+                       ? settings_get_int (settings, "broker/events_max", BROKER_EVENTS_DEFAULT)
+                       : BROKER_EVENTS_DEFAULT;
+    if (events_max < 1 || events_max > 1000000) {
+        log_warn (NULL, "broker: events_max %" PRId64 " out of range, keeping %d", events_max,
+                  BROKER_EVENTS_DEFAULT);
+        events_max = BROKER_EVENTS_DEFAULT;
+    }
+    if (self->socket)
+        self->events = broker_events_new (self->socket, (size_t) events_max);
+    if (!self->services || !self->workers || !self->metrics || !self->socket || !self->events) {
         mdp_broker_destroy (&self);
         return NULL;
     }
@@ -341,6 +375,7 @@ mdp_broker_new (settings_t *settings)
     zsock_set_maxmsgsize (self->socket, ENVELOPE_MAX_SIZE + 4096);
     self->started = zclock_mono ();
     self->heartbeat_at = self->started + self->heartbeat_ms;
+    self->rate_at = self->started + 1000;
 
     metrics_t *m = self->metrics;
     metrics_declare (m, "comptoir_broker_requests_total", "counter", "Requests received, by service");
@@ -375,6 +410,7 @@ mdp_broker_destroy (mdp_broker_t **self_p)
         zhashx_destroy (&self->workers);
         zhashx_destroy (&self->services);
         metrics_destroy (&self->metrics);
+        broker_events_destroy (&self->events);      //  before the socket it watches
         zsock_destroy (&self->socket);
         free (self);
         *self_p = NULL;
@@ -428,6 +464,13 @@ mdp_broker_set_service_linger (mdp_broker_t *self, int service_linger_ms)
     assert (self);
     if (service_linger_ms >= 0)
         self->service_linger_ms = service_linger_ms;
+}
+
+int
+mdp_broker_set_events_max (mdp_broker_t *self, size_t events_max)
+{
+    assert (self);
+    return broker_events_set_capacity (self->events, events_max);
 }
 
 int
@@ -659,6 +702,9 @@ s_worker_delete (mdp_broker_t *self, worker_t *worker, const char *why, bool dis
     service->active_at = zclock_mono ();
     if (service->workers == 0)
         service->workerless_at = service->active_at;
+    char detail [160];
+    snprintf (detail, sizeof detail, "%s of %s: %s", worker->name, service->name, why);
+    broker_events_add (self->events, "worker_left", worker->peer, NULL, detail);
     zhashx_delete (self->workers, worker->key);
     if (request) {
         s_request_orphaned (self, service, &request);
@@ -668,6 +714,38 @@ s_worker_delete (mdp_broker_t *self, worker_t *worker, const char *why, bool dis
 //  --------------------------------------------------------------------------
 //  Management services, answered by the broker itself.
 
+static int
+s_compare_latency (const void *one, const void *two)
+{
+    uint32_t a = *(const uint32_t *) one, b = *(const uint32_t *) two;
+    return a < b ? -1 : a > b;
+}
+
+//  Requests per second since the oldest snapshot, and p50/p99 (ms, null
+//  before the first reply) over the last replies: into the service's status.
+static void
+s_service_figures (service_t *service, int64_t now, json_t *object)
+{
+    size_t oldest = service->rate_next;
+    int64_t elapsed = now - service->rate_at [oldest];
+    double rps = elapsed > 0
+               ? (double) (service->requests_n - service->rate_requests [oldest]) * 1000.0 / (double) elapsed
+               : 0.0;
+    double p50 = -1, p99 = -1;
+    if (service->latency_count > 0) {
+        uint32_t sorted [BROKER_LATENCY_SAMPLES];
+        size_t count = service->latency_count;
+        memcpy (sorted, service->latency_us, count * sizeof (uint32_t));
+        qsort (sorted, count, sizeof (uint32_t), s_compare_latency);
+        p50 = sorted [(count - 1) * 50 / 100] / 1000.0;
+        p99 = sorted [(count - 1) * 99 / 100] / 1000.0;
+    }
+    json_object_set_new (object, "rps", json_real (rps));
+    json_object_set_new (object, "p50_ms", p50 < 0 ? json_null () : json_real (p50));
+    json_object_set_new (object, "p99_ms", p99 < 0 ? json_null () : json_real (p99));
+    json_object_set_new (object, "latency_samples", json_integer ((json_int_t) service->latency_count));
+}
+
 static json_t *
 s_status_json (mdp_broker_t *self)
 {
@@ -675,7 +753,7 @@ s_status_json (mdp_broker_t *self)
     json_t *services = json_array ();
     service_t *service = (service_t *) zhashx_first (self->services);
     while (service) {
-        json_array_append_new (services, json_pack (
+        json_t *object = json_pack (
             "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
             "name", service->name,
             "workers", (json_int_t) service->workers,
@@ -685,24 +763,34 @@ s_status_json (mdp_broker_t *self)
             "replies", (json_int_t) service->replies_n,
             "failures", (json_int_t) service->failures_n,
             "expired", (json_int_t) service->expired_n,
-            "requeued", (json_int_t) service->requeued_n));
+            "requeued", (json_int_t) service->requeued_n);
+        if (object) {
+            s_service_figures (service, now, object);
+            json_array_append_new (services, object);
+        }
         service = (service_t *) zhashx_next (self->services);
     }
     json_t *workers = json_array ();
     worker_t *worker = (worker_t *) zhashx_first (self->workers);
     while (worker) {
+        int64_t expires_in = worker->expiry - now;
         json_array_append_new (workers, json_pack (
-            "{s:s, s:s, s:b, s:I, s:I}",
+            "{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I}",
             "id", worker->name,
             "service", worker->service->name,
+            "address", worker->peer,
             "idle", worker->request == NULL,
             "served", (json_int_t) worker->served,
-            "expires_in_ms", (json_int_t) (worker->expiry - now)));
+            "expires_in_ms", (json_int_t) expires_in,
+            "age_ms", (json_int_t) (now - worker->ready_at),
+            "seen_ms_ago", (json_int_t) ((int64_t) self->heartbeat_ms * self->liveness - expires_in)));
         worker = (worker_t *) zhashx_next (self->workers);
     }
-    return json_pack ("{s:o, s:o, s:I, s:i, s:i, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+    //  "ha": this broker runs alone until a Binary Star pair exists.
+    return json_pack ("{s:o, s:o, s:s, s:I, s:i, s:i, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
         "services", services,
         "workers", workers,
+        "ha", "single",
         "uptime_s", (json_int_t) ((now - self->started) / 1000),
         "heartbeat_ms", self->heartbeat_ms,
         "liveness", self->liveness,
@@ -786,6 +874,47 @@ s_mmi (mdp_broker_t *self, zmq_msg_t *client, const char *name, zmq_msg_t *body,
         else {
             raw = json_dumps (status, JSON_COMPACT);
             json_decref (status);
+        }
+    }
+    else
+    if (streq (name, MDP_MMI_EVENTS)) {
+        //  {since: N} in an envelope; a raw body is N in decimal.
+        uint64_t since = 0;
+        bool valid = true;
+        if (request) {
+            json_t *value = json_object_get (request->body, "since");
+            valid = !value || (json_is_integer (value) && json_integer_value (value) >= 0);
+            if (valid && value)
+                since = (uint64_t) json_integer_value (value);
+        }
+        else {
+            char text [24];
+            size_t size = zmq_msg_size (frame);
+            valid = size > 0 && size < sizeof text;
+            if (valid) {
+                memcpy (text, zmq_msg_data (frame), size);
+                text [size] = 0;
+                char *end = NULL;
+                errno = 0;
+                since = strtoull (text, &end, 10);
+                valid = errno == 0 && *end == 0 && text [0] >= '0' && text [0] <= '9';
+            }
+        }
+        if (!valid) {
+            if (request)
+                reply = envelope_new_error (request, 400, "bad_request", "since must be an integer >= 0", NULL);
+            else
+                raw = strdup ("400");
+        }
+        else {
+            broker_events_drain (self->events);     //  what libzmq has already said
+            json_t *events = broker_events_since (self->events, since);
+            if (request)
+                reply = envelope_new_reply (request, 200, events);
+            else {
+                raw = json_dumps (events, JSON_COMPACT);
+                json_decref (events);
+            }
         }
     }
     else
@@ -992,8 +1121,14 @@ s_worker_message (mdp_broker_t *self, input_t *input)
             service->replies_n++;
             self->replies_n++;
             worker->served++;
+            int64_t latency_us = zclock_usecs () - request->received_us;
             metrics_observe (self->metrics, "comptoir_broker_request_seconds", service->labels,
-                             (double) (zclock_usecs () - request->received_us) / 1e6);
+                             (double) latency_us / 1e6);
+            service->latency_us [service->latency_next] =
+                latency_us > UINT32_MAX ? UINT32_MAX : (uint32_t) (latency_us > 0 ? latency_us : 0);
+            service->latency_next = (service->latency_next + 1) % BROKER_LATENCY_SAMPLES;
+            if (service->latency_count < BROKER_LATENCY_SAMPLES)
+                service->latency_count++;
             log_debug (NULL, "broker: reply from %s for %s request %s", worker->name, service->name,
                        request->ours ? request->cid : "(foreign)");
             s_request_destroy (&request);
@@ -1023,9 +1158,17 @@ s_worker_message (mdp_broker_t *self, input_t *input)
             worker->address = (byte *) malloc (worker->address_size);
             memcpy (worker->address, zmq_msg_data (sender), worker->address_size);
             worker->name = s_peer_name (worker->address, worker->address_size);
+            //  libzmq gives the peer's IP with each message from the wire
+            //  (not with the routing id, which the ROUTER makes).
+            const char *peer = zmq_msg_gets (&input->part [2], "Peer-Address");
+            snprintf (worker->peer, sizeof worker->peer, "%s", peer ? peer : "");
             worker->service = s_service_require (self, service_name);
-            worker->expiry = zclock_mono () + (int64_t) self->heartbeat_ms * self->liveness;
+            worker->ready_at = zclock_mono ();
+            worker->expiry = worker->ready_at + (int64_t) self->heartbeat_ms * self->liveness;
             zhashx_insert (self->workers, worker->key, worker);
+            char detail [160];
+            snprintf (detail, sizeof detail, "%s for %s", worker->name, service_name);
+            broker_events_add (self->events, "worker_ready", worker->peer, NULL, detail);
             service_t *service = worker->service;
             service->workers++;
             service->active_at = zclock_mono ();
@@ -1207,12 +1350,21 @@ s_handle_timer (zloop_t *loop, int timer_id, void *arg)
     }
     zlistx_destroy (&dead);
 
-    //  Deadlines, services without workers, services nobody uses.
+    //  Deadlines, services without workers, services nobody uses; once a
+    //  second, a snapshot of each service's request count for its rate.
+    bool snapshot = now >= self->rate_at;
+    if (snapshot)
+        self->rate_at = now + 1000;
     zlistx_t *unused = zlistx_new ();
     zlistx_set_duplicator (unused, (czmq_duplicator *) strdup);
     zlistx_set_destructor (unused, (czmq_destructor *) zstr_free);
     service_t *service = (service_t *) zhashx_first (self->services);
     while (service) {
+        if (snapshot) {
+            service->rate_requests [service->rate_next] = service->requests_n;
+            service->rate_at [service->rate_next] = now;
+            service->rate_next = (service->rate_next + 1) % BROKER_RATE_SLOTS;
+        }
         if (zlistx_size (service->requests) > 0)
             s_purge_service (self, service, now, now_ms);
         if (service->workers > 0 || zlistx_size (service->requests) > 0)
@@ -1248,6 +1400,8 @@ mdp_broker_attach (mdp_broker_t *self, zloop_t *loop)
     if (zloop_reader (loop, self->socket, s_handle_input, self) != 0)
         return -1;
     zloop_reader_set_tolerant (loop, self->socket);
+    if (broker_events_attach (self->events, loop) != 0)
+        return -1;
     int tick = self->heartbeat_ms / 2;
     if (tick > BROKER_TICK_MAX_MS)
         tick = BROKER_TICK_MAX_MS;
@@ -1352,6 +1506,19 @@ mdp_broker_test (bool verbose)
     zstr_sendx (client, "", MDPC_CLIENT, MDP_MMI_SERVICE, "nosuch", NULL);
     msg = s_recv_timeout (client, 2000);
     assert (msg && zframe_streq (zmsg_last (msg), "404"));
+    zmsg_destroy (&msg);
+
+    //  mmi.events: the socket events and workers' comings, after seq 0.
+    zstr_sendx (client, "", MDPC_CLIENT, MDP_MMI_EVENTS, "0", NULL);
+    msg = s_recv_timeout (client, 2000);
+    assert (msg && zmsg_size (msg) == 4);
+    char *events = zframe_strdup (zmsg_last (msg));
+    assert (events && strstr (events, "\"accepted\"") && strstr (events, "\"worker_ready\""));
+    free (events);
+    zmsg_destroy (&msg);
+    zstr_sendx (client, "", MDPC_CLIENT, MDP_MMI_EVENTS, "-1", NULL);
+    msg = s_recv_timeout (client, 2000);
+    assert (msg && zframe_streq (zmsg_last (msg), "400"));
     zmsg_destroy (&msg);
 
     //  A foreign request travels to the worker and back untouched.

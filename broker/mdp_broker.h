@@ -16,7 +16,7 @@ typedef struct _mdp_broker_t mdp_broker_t;
 
 //  Create a broker. Reads broker/heartbeat_ms, broker/liveness,
 //  broker/queue_max, broker/no_worker_wait_ms and broker/service_linger_ms
-//  from settings (which may be NULL: defaults). Returns NULL on failure.
+//  from settings (which may be NULL: defaults), and broker/events_max. Returns NULL on failure.
 mdp_broker_t *mdp_broker_new (settings_t *settings);
 void mdp_broker_destroy (mdp_broker_t **self_p);
 
@@ -29,6 +29,9 @@ void mdp_broker_set_heartbeat (mdp_broker_t *self, int heartbeat_ms, int livenes
 void mdp_broker_set_queue_max (mdp_broker_t *self, size_t queue_max);
 void mdp_broker_set_no_worker_wait (mdp_broker_t *self, int no_worker_wait_ms);
 void mdp_broker_set_service_linger (mdp_broker_t *self, int service_linger_ms);
+//  Socket events kept for mmi.events (broker/events_max, default 1,000);
+//  the events kept so far are dropped. Returns 0 or -1.
+int mdp_broker_set_events_max (mdp_broker_t *self, size_t events_max);
 
 //  Bind the socket. Returns the port for tcp endpoints (ephemeral ports
 //  allowed: tcp://127.0.0.1:*), 0 for other transports, -1 on failure.

@@ -224,6 +224,12 @@ launcher_keys (settings_t *settings, launcher_plan_t *plan)
             rc = -1;
         zcert_destroy (&cert);
     }
+    //  comptoir-top's client certificate: not a process of the plan, but
+    //  admitted by the broker like one, so the monitoring tool connects.
+    zcert_t *top = curvekeys_ensure (keys_dir, "top", true);
+    if (!top)
+        rc = -1;
+    zcert_destroy (&top);
     zconfig_t *consumers = settings_locate (settings, "edge/consumers");
     for (zconfig_t *consumer = consumers ? zconfig_child (consumers) : NULL; consumer;
          consumer = zconfig_next (consumer)) {
@@ -251,8 +257,9 @@ s_usage (FILE *out)
         "          held down alone for supervisor/cooldown_s, doubling up to\n"
         "          cooldown_max_s, while the others keep serving). SIGTERM or\n"
         "          SIGINT stops the processes in reverse order and exits 0.\n"
-        "  keys    create the CURVE certificates of every process and the API key\n"
-        "          files of the consumers, keeping those that exist\n"
+        "  keys    create the CURVE certificates of every process (and `top`, for\n"
+        "          comptoir-top) and the API key files of the consumers, keeping\n"
+        "          those that exist\n"
         "  plan    print the processes `up` would start, one command line each\n"
         "  status  print the processes: name pid restarts state holds (pid 0: down;\n"
         "          state running, restarting, held or stopped)\n"
@@ -562,6 +569,8 @@ launcher_test (bool verbose)
     snprintf (path, sizeof path, "%s/allowed/product-2.pub", keys_dir);
     assert (access (path, F_OK) == 0);
     snprintf (path, sizeof path, "%s/allowed/edge.pub", keys_dir);
+    assert (access (path, F_OK) == 0);
+    snprintf (path, sizeof path, "%s/allowed/top.pub", keys_dir);
     assert (access (path, F_OK) == 0);
     //  Only the processes of the plan are admitted.
     snprintf (path, sizeof path, "%s/allowed/product.pub", keys_dir);

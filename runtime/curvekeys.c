@@ -111,6 +111,7 @@ typedef struct {
     char *allowed_dir;
     zhashx_t *keys;             //  z85 public key -> "" (a set)
     zsock_t *handler;           //  REP on the ZAP endpoint
+    zsock_t *reports;           //  PUB on CURVEKEYS_ZAP_EVENTS
     uint64_t allowed, denied;
 } auth_t;
 
@@ -175,6 +176,16 @@ s_auth_answer (auth_t *self)
         log_warn (NULL, "refused %s client from %s: %s%s%s", mechanism ? mechanism : "?",
                   address ? address : "?", reason, *key ? " " : "", key);
     }
+    //  The report goes out before the answer: whoever sees the handshake's
+    //  outcome on a socket monitor finds the verdict already there.
+    zmsg_t *report = zmsg_new ();
+    zmsg_addstr (report, ok ? "allowed" : "denied");
+    zmsg_addstr (report, address ? address : "");
+    zmsg_addstr (report, key);
+    zmsg_addstr (report, mechanism ? mechanism : "");
+    zmsg_addstr (report, reason);
+    zmsg_send (&report, self->reports);
+
     zmsg_t *reply = zmsg_new ();
     zmsg_addstr (reply, "1.0");
     zmsg_addstr (reply, sequence ? sequence : "");
@@ -235,9 +246,11 @@ s_auth_actor (zsock_t *pipe, void *args)
 {
     auth_t self = { .allowed_dir = strdup ((const char *) args) };
     self.handler = zsock_new (ZMQ_REP);
+    self.reports = zsock_new (ZMQ_PUB);
     //  Binding fails only when another handler owns the endpoint: a
     //  programmer error, since two authenticators would race.
     if (!self.allowed_dir || !self.handler || zsock_bind (self.handler, ZAP_ENDPOINT) != 0
+    ||  !self.reports || zsock_bind (self.reports, CURVEKEYS_ZAP_EVENTS) != 0
     ||  s_auth_load (&self) < 0) {
         log_error (NULL, "authenticator cannot start on %s", ZAP_ENDPOINT);
         assert (false);
@@ -258,6 +271,7 @@ s_auth_actor (zsock_t *pipe, void *args)
             break;
     }
     zpoller_destroy (&poller);
+    zsock_destroy (&self.reports);
     zsock_destroy (&self.handler);
     zhashx_destroy (&self.keys);
     free (self.allowed_dir);
@@ -326,6 +340,8 @@ curvekeys_test (bool verbose)
     snprintf (allowed, sizeof allowed, "%s/allowed", dir);
     zactor_t *auth = curvekeys_auth_new (allowed);
     assert (auth);
+    zsock_t *reports = zsock_new_sub (CURVEKEYS_ZAP_EVENTS, "");
+    assert (reports);
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     curvekeys_apply_server (router, server);
     int port = zsock_bind (router, "tcp://127.0.0.1:*");
@@ -355,6 +371,24 @@ curvekeys_test (bool verbose)
     msg = zmsg_recv (router);
     assert (msg == NULL);
 
+    //  Each verdict is reported, the refused one with the stranger's key
+    zsock_set_rcvtimeo (reports, 1000);
+    bool stranger_reported = false;
+    zmsg_t *report;
+    while (!stranger_reported && (report = zmsg_recv (reports))) {
+        char *verdict = zmsg_popstr (report);
+        char *address = zmsg_popstr (report);
+        char *key = zmsg_popstr (report);
+        stranger_reported = verdict && streq (verdict, "denied") && address
+                         && streq (address, "127.0.0.1") && key
+                         && streq (key, zcert_public_txt (stranger));
+        free (verdict);
+        free (address);
+        free (key);
+        zmsg_destroy (&report);
+    }
+    assert (stranger_reported);
+
     zstr_send (auth, "STATS");
     char *stats = zstr_recv (auth);
     unsigned long long a = 0, d = 0;
@@ -382,6 +416,7 @@ curvekeys_test (bool verbose)
     assert (streq (answer, "1"));
     free (answer);
 
+    zsock_destroy (&reports);
     zsock_destroy (&late);
     zsock_destroy (&plain);
     zsock_destroy (&bad);

@@ -16,6 +16,14 @@
 #include <czmq.h>
 #include <stdbool.h>
 
+//  The authenticator's reports, a PUB socket in the same process: one
+//  message per ZAP request, [verdict] [address] [key] [mechanism] [reason]
+//  where verdict is "allowed" or "denied", address is the peer's IP as
+//  libzmq gives it to ZAP (no port), key the client's public key in z85
+//  ("" for other mechanisms). Nobody waits on it: without a subscriber the
+//  reports are dropped.
+#define CURVEKEYS_ZAP_EVENTS "inproc://comptoir.zap.events"
+
 //  Load the certificate keys_dir/<name> (public half in keys_dir/<name>,
 //  secret half in keys_dir/<name>_secret, mode 0600), or create the pair
 //  when absent, and make sure keys_dir/allowed/<name>.pub exists (unless
@@ -39,7 +47,9 @@ void curvekeys_apply_server (zsock_t *sock, zcert_t *cert);
 //    "RELOAD"      rescan allowed_dir (answers the number of keys as a string)
 //    "ALLOW" key   add one key (z85) (answers "0")
 //    "STATS"       answers "<allowed> <denied>" counts
-//  Returns NULL when the folder cannot be read.
+//  Every verdict is also published on CURVEKEYS_ZAP_EVENTS (below), so the
+//  broker can show who was refused. Returns NULL when the folder cannot be
+//  read.
 zactor_t *curvekeys_auth_new (const char *allowed_dir);
 
 void curvekeys_test (bool verbose);

@@ -28,6 +28,16 @@
 #define MDP_MMI_SERVICE  "mmi.service"     //  RFC 8: "200" when the service has workers, "404" otherwise
 #define MDP_MMI_STATUS   "mmi.status"      //  ours: the broker's whole view, as an envelope body
 #define MDP_MMI_METRICS  "mmi.metrics"     //  ours: the broker's metrics, Prometheus text in body.text
+//  ours: the broker's socket events after seq "since" ({since: N}; a raw body
+//  is N in decimal), oldest first, from a ring of the last 1,000:
+//  {events: [{seq, at (ms since the epoch), kind, address, key?, detail}],
+//   first (oldest kept), last (newest)}. kind is accepted, disconnected,
+//  handshake_succeeded, handshake_failed_no_detail, handshake_failed_protocol,
+//  handshake_failed_auth, zap_allowed, zap_denied (key: the client's public
+//  key), accept_failed, closed, and worker_ready / worker_left (the broker's
+//  own: address is the worker's IP, detail its identity, service and why it
+//  left). A gap (since + 1 < first) means events lost.
+#define MDP_MMI_EVENTS   "mmi.events"
 
 //  Defaults: a killed worker is noticed within about a second.
 #define MDP_HEARTBEAT_MS_DEFAULT  250

@@ -12,10 +12,11 @@
 COMPTOIR_DEPS_RUN="build-essential autoconf automake libtool pkg-config \
 libzmq3-dev libczmq-dev libmsgpack-dev libpq-dev libhiredis-dev libsodium-dev \
 libmicrohttpd-dev libjansson-dev zlib1g-dev postgresql-15 postgresql-client-15 \
-redis-server redis-tools curl python3 util-linux passwd"
+redis-server redis-tools curl python3 util-linux passwd libncurses-dev"
 
-#   Extra for check.sh: clang and its libFuzzer runtime for the fuzz run.
-COMPTOIR_DEPS_CHECK="clang libclang-rt-14-dev"
+#   Extra for check.sh: clang and its libFuzzer runtime for the fuzz run;
+#   tmux for comptoir-top's test (tests/chaos/test_top.py).
+COMPTOIR_DEPS_CHECK="clang libclang-rt-14-dev tmux"
 
 #   Extra for bench/run.sh: the reference HTTP server and the load tool.
 COMPTOIR_DEPS_BENCH="nginx-light wrk"

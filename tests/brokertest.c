@@ -17,9 +17,12 @@
 #include "logline.h"
 #include "mdp.h"
 #include "mdp_broker.h"
+#include "broker_events.h"
 #include "mdp_client.h"
 
+#include <arpa/inet.h>
 #include <libgen.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -549,16 +552,24 @@ test_plaintext_client_gets_no_answer (bool verbose)
 
 //  --------------------------------------------------------------------------
 
+//  A client with a key nobody admitted asks mmi.service.
+static zsock_t *
+s_stranger_asks (env_t *env, zcert_t *stranger)
+{
+    zsock_t *client = s_raw_client (env, stranger);
+    zframe_t *body = zframe_from ("echo");
+    s_raw_send (client, MDPC_CLIENT, MDP_MMI_SERVICE, body);
+    zframe_destroy (&body);
+    return client;
+}
+
 static void
 test_unknown_key_client_gets_no_answer (bool verbose)
 {
     env_t env;
     s_env_start (&env, verbose, NULL);
     zcert_t *stranger = zcert_new ();
-    zsock_t *client = s_raw_client (&env, stranger);
-    zframe_t *body = zframe_from ("echo");
-    s_raw_send (client, MDPC_CLIENT, MDP_MMI_SERVICE, body);
-    zframe_destroy (&body);
+    zsock_t *client = s_stranger_asks (&env, stranger);
     zmsg_t *msg = s_raw_recv (client, 1000);
     assert (msg == NULL);
     zsock_destroy (&client);
@@ -1297,6 +1308,220 @@ test_blocked_handler_that_does_not_beat_loses_its_worker (bool verbose)
 }
 
 //  --------------------------------------------------------------------------
+//  mmi.events: the broker's socket events, as comptoir-top reads them.
+
+static void
+test_broker_events_selftest (bool verbose)
+{
+    if (!verbose)
+        logline_init ("brokertest", LOGLINE_ERROR);
+    broker_events_test (verbose);
+}
+
+//  The events after since, through our client.
+static json_t *
+s_events (env_t *env, uint64_t since)
+{
+    envelope_t *request = s_request ("mmi.events", false, 2000);
+    request->body = json_pack ("{s:I}", "since", (json_int_t) since);
+    envelope_t *reply = mdp_client_call (env->client, MDP_MMI_EVENTS, &request);
+    assert (reply && reply->status == 200 && reply->body);
+    json_t *body = json_incref (reply->body);
+    envelope_destroy (&reply);
+    return body;
+}
+
+//  Wait for an event of this kind (and address, and key, when not NULL).
+static json_t *
+s_wait_event (env_t *env, const char *kind, const char *address, const char *key, int timeout_ms)
+{
+    int64_t until = zclock_mono () + timeout_ms;
+    while (zclock_mono () < until) {
+        json_t *answer = s_events (env, 0);
+        size_t index;
+        json_t *event;
+        json_array_foreach (json_object_get (answer, "events"), index, event) {
+            const char *its_key = json_string_value (json_object_get (event, "key"));
+            if (streq (json_string_value (json_object_get (event, "kind")), kind)
+            &&  (!address || streq (json_string_value (json_object_get (event, "address")), address))
+            &&  (!key || (its_key && streq (its_key, key)))) {
+                json_t *found = json_incref (event);
+                json_decref (answer);
+                return found;
+            }
+        }
+        json_decref (answer);
+        zclock_sleep (50);
+    }
+    return NULL;
+}
+
+static void
+test_mmi_events_show_a_plaintext_peer_with_its_address (bool verbose)
+{
+    env_t env;
+    s_env_start (&env, verbose, NULL);
+    //  A plaintext ZeroMQ peer, by hand: a ZMTP 3.0 greeting offering NULL
+    //  (what a DEALER without CURVE sends), after a pause so the broker has
+    //  read the connection's ACCEPTED while it is open.
+    int port = atoi (strrchr (env.endpoint, ':') + 1);
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert (fd >= 0);
+    struct sockaddr_in server = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    inet_pton (AF_INET, "127.0.0.1", &server.sin_addr);
+    assert (connect (fd, (struct sockaddr *) &server, sizeof server) == 0);
+    struct sockaddr_in local;
+    socklen_t length = sizeof local;
+    assert (getsockname (fd, (struct sockaddr *) &local, &length) == 0);
+    char address [64];
+    snprintf (address, sizeof address, "127.0.0.1:%d", ntohs (local.sin_port));
+    zclock_sleep (300);
+    byte greeting [64] = { 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0x7F, 3, 0, 'N', 'U', 'L', 'L' };
+    assert (write (fd, greeting, sizeof greeting) == (ssize_t) sizeof greeting);
+    //  The broker hangs up on it.
+    struct timeval timeout = { .tv_sec = 2 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    byte buffer [256];
+    ssize_t got;
+    while ((got = read (fd, buffer, sizeof buffer)) > 0)
+        ;
+    assert (got == 0);
+    close (fd);
+
+    json_t *accepted = s_wait_event (&env, "accepted", address, NULL, 3000);
+    assert (accepted);
+    json_t *failed = s_wait_event (&env, "handshake_failed_protocol", address, NULL, 3000);
+    assert (failed);
+    if (verbose)
+        printf ("%s\n", json_dumps (failed, JSON_COMPACT));
+    assert (strstr (json_string_value (json_object_get (failed, "detail")), "mechanism"));
+    assert (json_integer_value (json_object_get (failed, "seq"))
+            > json_integer_value (json_object_get (accepted, "seq")));
+    assert (json_integer_value (json_object_get (failed, "at")) > 1600000000000LL);
+    json_decref (accepted);
+    json_decref (failed);
+    s_env_stop (&env);
+}
+
+static void
+test_mmi_events_show_a_zap_denial_with_key_and_address (bool verbose)
+{
+    env_t env;
+    s_env_start (&env, verbose, NULL);
+    zcert_t *stranger = zcert_new ();
+    zsock_t *client = s_stranger_asks (&env, stranger);
+    json_t *denied = s_wait_event (&env, "zap_denied", "127.0.0.1", zcert_public_txt (stranger), 3000);
+    assert (denied);
+    assert (strstr (json_string_value (json_object_get (denied, "detail")), "not allowed"));
+    json_t *failed = s_wait_event (&env, "handshake_failed_auth", NULL, NULL, 3000);
+    assert (failed);
+    //  Our own client was admitted, with its key.
+    json_t *allowed = s_wait_event (&env, "zap_allowed", "127.0.0.1",
+                                    zcert_public_txt (env.client_cert), 3000);
+    assert (allowed);
+    assert (s_wait_event (&env, "handshake_succeeded", NULL, NULL, 3000));
+    json_decref (denied);
+    json_decref (failed);
+    json_decref (allowed);
+    zsock_destroy (&client);
+    zcert_destroy (&stranger);
+    s_env_stop (&env);
+}
+
+static void
+s_tune_few_events (mdp_broker_t *broker)
+{
+    assert (mdp_broker_set_events_max (broker, 5) == 0);
+}
+
+static void
+test_mmi_events_ring_is_bounded_and_since_gives_the_rest (bool verbose)
+{
+    env_t env;
+    s_env_start (&env, verbose, s_tune_few_events);
+    //  Three more admitted clients: accepted, zap_allowed and
+    //  handshake_succeeded each, then disconnected.
+    for (int index = 0; index < 3; index++) {
+        zsock_t *client = s_raw_client (&env, env.client_cert);
+        zframe_t *body = zframe_from ("echo");
+        s_raw_send (client, MDPC_CLIENT, MDP_MMI_SERVICE, body);
+        zframe_destroy (&body);
+        zmsg_t *msg = s_raw_recv (client, 2000);
+        assert (msg);
+        zmsg_destroy (&msg);
+        zsock_destroy (&client);
+    }
+    assert (s_wait_event (&env, "disconnected", NULL, NULL, 3000));
+    zclock_sleep (300);             //  nothing else connects now
+    json_t *answer = s_events (&env, 0);
+    json_int_t last = json_integer_value (json_object_get (answer, "last"));
+    json_int_t first = json_integer_value (json_object_get (answer, "first"));
+    assert (last >= 12);
+    assert (json_array_size (json_object_get (answer, "events")) == 5);
+    assert (first == last - 4);
+    json_decref (answer);
+    answer = s_events (&env, (uint64_t) last - 2);
+    json_t *events = json_object_get (answer, "events");
+    assert (json_array_size (events) == 2);
+    assert (json_integer_value (json_object_get (json_array_get (events, 0), "seq")) == last - 1);
+    json_decref (answer);
+    answer = s_events (&env, (uint64_t) last);
+    assert (json_array_size (json_object_get (answer, "events")) == 0);
+    assert (json_integer_value (json_object_get (answer, "last")) == last);
+    json_decref (answer);
+    //  A since that is not a count is refused.
+    envelope_t *request = s_request ("mmi.events", false, 2000);
+    request->body = json_pack ("{s:s}", "since", "yesterday");
+    envelope_t *reply = mdp_client_call (env.client, MDP_MMI_EVENTS, &request);
+    assert (reply && reply->status == 400);
+    envelope_destroy (&reply);
+    s_env_stop (&env);
+}
+
+static void
+test_mmi_status_and_events_report_rates_latencies_and_workers (bool verbose)
+{
+    env_t env;
+    s_env_start (&env, verbose, NULL);
+    pid_t worker_pid = s_spawn (&env, "echo", "E1", 20, "echo-1");
+    assert (s_wait_workers (&env, "echo", 1, 0, 5000));
+    json_t *status = s_status (&env);
+    assert (json_is_null (json_object_get (s_service_of (status, "echo"), "p50_ms")));
+    json_decref (status);
+    for (int index = 0; index < 10; index++) {
+        envelope_t *reply = s_call (&env, "echo", "echo.x", false, 2000);
+        assert (reply && reply->status == 200);
+        envelope_destroy (&reply);
+    }
+    status = s_status (&env);
+    json_t *echo = s_service_of (status, "echo");
+    double p50 = json_real_value (json_object_get (echo, "p50_ms"));
+    double p99 = json_real_value (json_object_get (echo, "p99_ms"));
+    if (verbose)
+        printf ("rps %.1f p50 %.1f p99 %.1f\n", json_real_value (json_object_get (echo, "rps")), p50, p99);
+    assert (p50 >= 19 && p50 < 1000);
+    assert (p99 >= p50);
+    assert (json_integer_value (json_object_get (echo, "latency_samples")) == 10);
+    assert (json_real_value (json_object_get (echo, "rps")) > 0);
+    assert (streq (json_string_value (json_object_get (status, "ha")), "single"));
+    json_t *worker = json_array_get (json_object_get (status, "workers"), 0);
+    assert (streq (json_string_value (json_object_get (worker, "address")), "127.0.0.1"));
+    json_int_t seen = json_integer_value (json_object_get (worker, "seen_ms_ago"));
+    assert (seen >= 0 && seen < 2000);
+    assert (json_integer_value (json_object_get (worker, "age_ms")) >= seen);
+    json_decref (status);
+    //  Workers coming and going are in the event stream too.
+    json_t *ready = s_wait_event (&env, "worker_ready", "127.0.0.1", NULL, 2000);
+    assert (ready && streq (json_string_value (json_object_get (ready, "detail")), "echo-1 for echo"));
+    json_decref (ready);
+    s_kill (&env, worker_pid, SIGKILL);
+    json_t *left = s_wait_event (&env, "worker_left", "127.0.0.1", NULL, 3000);
+    assert (left && strstr (json_string_value (json_object_get (left, "detail")), "echo-1 of echo: "));
+    json_decref (left);
+    s_env_stop (&env);
+}
+
+//  --------------------------------------------------------------------------
 
 static const testrunner_case_t s_cases [] = {
     { "broker_selftest", test_broker_selftest },
@@ -1327,6 +1552,15 @@ static const testrunner_case_t s_cases [] = {
     { "random_frames_do_not_crash_the_broker", test_random_frames_do_not_crash_the_broker },
     { "ready_again_requeues_the_held_request", test_ready_again_requeues_the_held_request },
     { "standalone_broker_runs", test_standalone_broker_runs },
+    { "broker_events_selftest", test_broker_events_selftest },
+    { "mmi_events_show_a_plaintext_peer_with_its_address",
+      test_mmi_events_show_a_plaintext_peer_with_its_address },
+    { "mmi_events_show_a_zap_denial_with_key_and_address",
+      test_mmi_events_show_a_zap_denial_with_key_and_address },
+    { "mmi_events_ring_is_bounded_and_since_gives_the_rest",
+      test_mmi_events_ring_is_bounded_and_since_gives_the_rest },
+    { "mmi_status_and_events_report_rates_latencies_and_workers",
+      test_mmi_status_and_events_report_rates_latencies_and_workers },
     { NULL, NULL }
 };
 

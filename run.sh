@@ -153,7 +153,18 @@ if [ -f "$ACCOUNTS" ]; then
         echo "       -d '{\"email\": \"$LOGIN\", \"password\": \"$PASSWORD\"}' $EDGE/api/v1/auth/login"
         echo
     fi
+    read -r _ LOGIN PASSWORD _ < <(grep '^manager ' "$ACCOUNTS" | head -n 1)
+    if [ -n "${LOGIN:-}" ]; then
+        echo "A store manager's token, for the dashboard (GET $EDGE/api/v1/reports/dashboard"
+        echo "with -H 'Authorization: Bearer <token>'); cashiers ring up sales the same way:"
+        echo
+        echo "  curl -H 'X-API-Key: $KEY' -H 'Content-Type: application/json' \\"
+        echo "       -d '{\"username\": \"$LOGIN\", \"password\": \"$PASSWORD\"}' $EDGE/api/v1/auth/staff/login"
+        echo
+    fi
 fi
+echo "The broker, live: monitor/comptoir-top --config $CONFIG   (q quits)"
+echo
 if [ -n "$DETACH" ]; then
     echo "Running in the background; stop it with: ./run.sh stop"
     exit 0

@@ -14,7 +14,9 @@
     once more when it falls idle), so nothing is shared between threads.
     The parent answers the Majordomo service "_metrics.<process>" with the
     latest snapshot of every actor, which the edge's /metrics collects: one
-    scrape target for the whole system, wherever the process runs.
+    scrape target for the whole system, wherever the process runs. Side
+    actors (an event feed, say) push theirs through sidemetrics to the
+    parent, which adds the latest snapshot of each after the actors'.
     =========================================================================
 */
 #include "contextnode.h"
@@ -23,6 +25,7 @@
 #include "mdp.h"
 #include "mdp_worker.h"
 #include "metrics.h"
+#include "sidemetrics.h"
 
 #include <getopt.h>
 
@@ -360,9 +363,11 @@ s_render_families (zhashx_t *families, zchunk_t *text)
     zlistx_destroy (&names);
 }
 
-//  Answer a request to the metrics service with every actor's snapshot.
+//  Answer a request to the metrics service with every actor's snapshot,
+//  then every side actor's (source -> text).
 static void
-s_answer_metrics (mdp_worker_t *worker, slot_t *slots, int actors, const char *process)
+s_answer_metrics (mdp_worker_t *worker, slot_t *slots, int actors, zhashx_t *sides,
+                  const char *process)
 {
     envelope_t *request;
     while ((request = mdp_worker_recv (worker))) {
@@ -383,6 +388,9 @@ s_answer_metrics (mdp_worker_t *worker, slot_t *slots, int actors, const char *p
         for (int i = 0; i < actors; i++)
             if (slots [i].metrics)
                 s_merge_snapshot (families, slots [i].metrics);
+        for (const char *side = (const char *) zhashx_first (sides); side;
+             side = (const char *) zhashx_next (sides))
+            s_merge_snapshot (families, side);
         s_render_families (families, text);
         json_t *body = json_pack ("{s:s%}", "text", (const char *) zchunk_data (text),
                                   zchunk_size (text));
@@ -481,6 +489,15 @@ contextnode_main (int argc, char **argv, const contextnode_def_t *def)
     else
         log_warn (NULL, "cannot start the %s worker: no metrics for this process", metrics_service);
 
+    //  Side actors' snapshots: bound after the actors started, which is
+    //  fine for inproc (a connect may come before its bind).
+    zsock_t *side_pull = zsock_new_pull ("@" SIDEMETRICS_ENDPOINT);
+    zhashx_t *sides = zhashx_new ();
+    assert (sides);
+    zhashx_set_destructor (sides, (zhashx_destructor_fn *) zstr_free);
+    if (!side_pull)
+        log_warn (NULL, "cannot bind %s: no side actor metrics for this process", SIDEMETRICS_ENDPOINT);
+
     //  Supervise: restart an actor that reports FAILED, keep the actors'
     //  metrics, answer the metrics service, until interrupted.
     while (!zsys_interrupted) {
@@ -490,29 +507,38 @@ contextnode_main (int argc, char **argv, const contextnode_def_t *def)
             if (due < timeout)
                 timeout = due;
         }
-        zmq_pollitem_t live [MAX_ACTORS + 1];
+        zmq_pollitem_t live [MAX_ACTORS + 2];
         int map [MAX_ACTORS], nlive = 0;
         for (int i = 0; i < actors; i++)
             if (slots [i].zactor) {
                 live [nlive] = (zmq_pollitem_t) { zsock_resolve (slots [i].zactor), -1, ZMQ_POLLIN, 0 };
                 map [nlive++] = i;
             }
+        int items = nlive;
+        if (side_pull)
+            live [items++] = (zmq_pollitem_t) { zsock_resolve (side_pull), -1, ZMQ_POLLIN, 0 };
         if (metrics_worker)
-            live [nlive] = (zmq_pollitem_t) {
+            live [items++] = (zmq_pollitem_t) {
                 zsock_resolve (mdp_worker_sock (metrics_worker)), -1, ZMQ_POLLIN, 0 };
-        if (zmq_poll (live, nlive + (metrics_worker ? 1 : 0), timeout) < 0 && errno != EINTR)
+        if (zmq_poll (live, items, timeout) < 0 && errno != EINTR)
             break;
         for (int k = 0; k < nlive; k++)
             if (live [k].revents & ZMQ_POLLIN)
                 s_slot_report (&slots [map [k]]);
-        if (metrics_worker && (live [nlive].revents & ZMQ_POLLIN))
-            s_answer_metrics (metrics_worker, slots, actors, process);
+        if (side_pull && (live [nlive].revents & ZMQ_POLLIN))
+            while (zsock_events (side_pull) & ZMQ_POLLIN)
+                if (sidemetrics_recv (side_pull, sides))
+                    log_warn (NULL, "a side actor's metrics message was not a snapshot: dropped");
+        if (metrics_worker && (live [items - 1].revents & ZMQ_POLLIN))
+            s_answer_metrics (metrics_worker, slots, actors, sides, process);
         int64_t now = zclock_mono ();
         for (int i = 0; i < actors; i++)
             if (!slots [i].zactor && slots [i].restart_at && now >= slots [i].restart_at)
                 s_slot_start (&slots [i]);
     }
     mdp_worker_destroy (&metrics_worker);
+    zsock_destroy (&side_pull);
+    zhashx_destroy (&sides);
     log_info (NULL, "%s stopping", process);
     for (int i = 0; i < actors; i++) {
         zactor_destroy (&slots [i].zactor);

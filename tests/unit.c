@@ -17,12 +17,14 @@
 #include "request_input.h"
 #include "salestax.h"
 #include "settings.h"
+#include "sidemetrics.h"
 
 static const testrunner_case_t s_cases [] = {
     { "envelope", envelope_test },
     { "settings", settings_test },
     { "logline", logline_test },
     { "metrics", metrics_test },
+    { "sidemetrics", sidemetrics_test },
     { "curvekeys", curvekeys_test },
     { "actor", actor_test },
     { "contextnode", contextnode_test },

@@ -25,12 +25,19 @@
       through the broker at start and then every REPORTING_LOCATIONS_MS
       (every 5 s until a first non-empty answer), so the dashboard names
       stores.
+    - What the feed did is counted per producer in its own registry and
+      pushed to the process's /metrics through sidemetrics after every
+      tick: events applied and dropped, the last seq in the cursor, and
+      the lag of the last applied event (when it was applied, less its
+      `at`), measured at the moment of applying so a quiet shop does not
+      look like a late feed.
     =========================================================================
 */
 #include "reporting_feed.h"
 #include "curvekeys.h"
 #include "logline.h"
 #include "mdp_client.h"
+#include "sidemetrics.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -68,6 +75,8 @@ struct _s_feed_t {
     mdp_client_t *client;       //  for location.list, or NULL without a broker key
     int64_t locations_at;       //  zclock_mono: next location.list
     bool locations_missing;     //  logged as missing, not yet read
+    sidemetrics_t *metrics;     //  per producer: applied, dropped, last seq, lag
+    char labels [48];           //  process="reporting-<instance>"
 };
 
 typedef struct {
@@ -176,11 +185,33 @@ reporting_feed_store_locations (pgdb_t *db, const json_t *locations)
 //  ==========================================================================
 //  The actor
 
+//  Count what applying an event came to, under its producer.
+static void
+s_count (s_feed_t *self, const eventbus_event_t *event, reporting_outcome_t outcome)
+{
+    if (outcome != REPORTING_APPLIED && outcome != REPORTING_DROPPED)
+        return;
+    metrics_t *metrics = sidemetrics_registry (self->metrics);
+    char labels [64];
+    snprintf (labels, sizeof labels, "producer=\"%.32s\"", event->context);
+    metrics_counter_add (metrics, outcome == REPORTING_APPLIED
+                         ? "comptoir_reporting_events_applied_total"
+                         : "comptoir_reporting_events_dropped_total", labels, 1);
+    metrics_gauge_set (metrics, "comptoir_reporting_last_seq", labels, (double) event->seq);
+    if (outcome == REPORTING_APPLIED)
+        metrics_gauge_set (metrics, "comptoir_reporting_lag_seconds", labels,
+                           (double) (zclock_time () - event->at) / 1000.0);
+}
+
+//  --------------------------------------------------------------------------
+
 static int
 s_apply (const eventbus_event_t *event, void *arg)
 {
     s_feed_t *self = (s_feed_t *) arg;
     reporting_outcome_t outcome = reporting_feed_apply (self->db, event);
+    if (self->metrics)
+        s_count (self, event, outcome);
     //  Behind or failed: not counted as applied; the next tick reads the
     //  stored cursor and replays from there.
     return outcome == REPORTING_BEHIND || outcome == REPORTING_FAILED ? -1 : 0;
@@ -243,6 +274,12 @@ s_load_cursors (s_feed_t *self)
             if (streq (PQgetvalue (result, row, 0), producer->name))
                 last = strtoll (PQgetvalue (result, row, 1), NULL, 10);
         eventbus_subscriber_set_last (producer->subscriber, last);
+        if (self->metrics) {
+            char labels [64];
+            snprintf (labels, sizeof labels, "producer=\"%s\"", producer->name);
+            metrics_gauge_set (sidemetrics_registry (self->metrics), "comptoir_reporting_last_seq",
+                               labels, (double) last);
+        }
     }
     PQclear (result);
     return 0;
@@ -339,6 +376,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     }
     if (now >= self->locations_at)
         s_refresh_locations (self);
+    if (self->metrics)
+        sidemetrics_push (self->metrics, self->labels);
     return 0;
 }
 
@@ -355,6 +394,7 @@ s_feed_destroy (void **state_p)
             free (self->producers [index].replay);
         }
         mdp_client_destroy (&self->client);
+        sidemetrics_destroy (&self->metrics);
         zcert_destroy (&self->cert);
         pgdb_destroy (&self->db);
         free (self->keys_dir);
@@ -400,6 +440,13 @@ s_producers_read (s_feed_t *self, settings_t *settings)
         producer->replay = strdup (replay);
         if (!producer->publish || !producer->replay)
             rc = -1;
+        if (self->metrics) {
+            //  Every followed producer shows its counters, at 0 until it moves.
+            metrics_t *metrics = sidemetrics_registry (self->metrics);
+            snprintf (path, sizeof path, "producer=\"%s\"", name);
+            metrics_counter_add (metrics, "comptoir_reporting_events_applied_total", path, 0);
+            metrics_counter_add (metrics, "comptoir_reporting_events_dropped_total", path, 0);
+        }
     }
     free (list);
     return rc;
@@ -434,6 +481,21 @@ s_feed_init (zloop_t *loop, zsock_t *pipe, void *args, void **state_p)
         timeout = 500;
     }
     self->replay_timeout_ms = (int) timeout;
+    snprintf (self->labels, sizeof self->labels, "process=\"reporting-%d\"", feed_args->instance);
+    self->metrics = sidemetrics_new (SIDEMETRICS_ENDPOINT, "reporting-feed");
+    if (self->metrics) {
+        metrics_t *metrics = sidemetrics_registry (self->metrics);
+        metrics_declare (metrics, "comptoir_reporting_events_applied_total", "counter",
+                         "Events applied to the read models, per producer.");
+        metrics_declare (metrics, "comptoir_reporting_events_dropped_total", "counter",
+                         "Malformed events skipped (the cursor moved past them), per producer.");
+        metrics_declare (metrics, "comptoir_reporting_last_seq", "gauge",
+                         "The producer's last seq in the stored cursor.");
+        metrics_declare (metrics, "comptoir_reporting_lag_seconds", "gauge",
+                         "When the last event was applied, less the time it happened.");
+    }
+    else
+        log_warn (NULL, "reporting: no metrics for the event feed (out of memory)");
     if (!self->db || !self->cert || pgdb_connect (self->db) || s_producers_read (self, settings)
     ||  zloop_timer (loop, 1, 1, s_tick, self) == -1
     ||  zloop_timer (loop, (size_t) catch_up, 0, s_tick, self) == -1) {

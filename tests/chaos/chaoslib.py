@@ -52,6 +52,54 @@ def read_status(path):
     return children
 
 
+def supervised(path):
+    """{name: (pid, restarts, state, holds)} from the supervisor's status file
+    (state: running, held...)."""
+    children = {}
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            parts = line.split()
+            if len(parts) == 5:
+                children[parts[0]] = (int(parts[1]), int(parts[2]), parts[3], int(parts[4]))
+    return children
+
+
+def hold_down(path, process, seconds=60):
+    """Kill (SIGKILL) every new start of process at once until the
+    supervisor holds it down after too many failed starts (the shipped
+    settings: restart_intensity + 1 of them, then cooldown_s down).
+    Returns ((pid, holds) when held else None, the set of pids killed)."""
+    import os
+    import signal
+    import time
+    killed = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pid, _, state, holds = supervised(path)[process]
+        if state == "held":
+            return (pid, holds), killed
+        if pid > 0 and pid not in killed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.005)
+    return None, killed
+
+
+def wait_for(predicate, seconds, pause=0.1):
+    """predicate's first true value within seconds (polled every pause), else its last."""
+    import time
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(pause)
+    return predicate()
+
+
 def workers(path, prefix):
     """The supervisor's children whose name starts with prefix ("cart-")."""
     return {name: value for name, value in read_status(path).items() if name.startswith(prefix)}

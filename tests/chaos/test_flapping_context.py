@@ -25,28 +25,16 @@ the test environment.
 import http.client
 import json
 import os
-import signal
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chaoslib import Client, report, summary  # noqa: E402
+from chaoslib import Client, hold_down, report, summary, supervised, wait_for  # noqa: E402
 
 PROCESS = "inventory-1"
 FAILED_STARTS_TO_HOLD = 6           #   restart_intensity (5) + 1
 COOLDOWN_S = 30                     #   supervisor/cooldown_s
-
-
-def status(path):
-    """{name: (pid, restarts, state, holds)} from the supervisor's status file."""
-    children = {}
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            parts = line.split()
-            if len(parts) == 5:
-                children[parts[0]] = (int(parts[1]), int(parts[2]), parts[3], int(parts[4]))
-    return children
 
 
 def raw_get(edge, key, path):
@@ -59,16 +47,6 @@ def raw_get(edge, key, path):
         return response.status, response.getheader("Retry-After"), response.read()
     finally:
         conn.close()
-
-
-def wait_for(predicate, seconds, pause=0.1):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(pause)
-    return predicate()
 
 
 def main():
@@ -85,28 +63,14 @@ def main():
 
     ready = wait_for(lambda: client.call("GET", "/ready")[0] == 200, 60, 0.5)
     report("system_ready_before", ready)
-    children = status(status_path)
+    children = supervised(status_path)
     report("inventory_runs_one_process", PROCESS in children and children[PROCESS][0] > 0
            and children[PROCESS][2] == "running", str(children.get(PROCESS)))
     if not ready or PROCESS not in children:
         return summary()
 
     #  Kill every new start of the process at once, until it is held.
-    killed = set()
-    deadline = time.monotonic() + 60
-    held = None
-    while time.monotonic() < deadline:
-        pid, _, state, holds = status(status_path)[PROCESS]
-        if state == "held":
-            held = (pid, holds)
-            break
-        if pid > 0 and pid not in killed:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed.add(pid)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.005)
+    held, killed = hold_down(status_path, PROCESS)
     held_at = time.monotonic()
     report("held_after_too_many_failed_starts", held is not None and held[0] == 0 and held[1] == 1,
            "%d kills, %s" % (len(killed), held))
@@ -147,13 +111,13 @@ def main():
         others.append(client.call("POST", "/api/v1/carts", {"province": "QC"})[0])
     report("other_contexts_keep_serving", all(code in (200, 201) for code in others),
            str(sorted(set(others))))
-    report("supervisor_still_running", status(status_path)["broker"][2] == "running")
+    report("supervisor_still_running", supervised(status_path)["broker"][2] == "running")
 
     #  Not restarted during the cool-down, then back by itself.
-    early = status(status_path)[PROCESS]
+    early = supervised(status_path)[PROCESS]
     if time.monotonic() - held_at < COOLDOWN_S - 5:
         report("not_restarted_during_the_cool_down", early[0] == 0 and early[2] == "held", str(early))
-    back = wait_for(lambda: status(status_path)[PROCESS][2] == "running"
+    back = wait_for(lambda: supervised(status_path)[PROCESS][2] == "running"
                     and client.call("GET", "/ready")[0] == 200, COOLDOWN_S + 30, 0.5)
     waited = time.monotonic() - held_at
     report("back_by_itself_after_the_cool_down", bool(back) and waited >= COOLDOWN_S - 1,

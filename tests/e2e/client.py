@@ -9,10 +9,12 @@ then the suite prints "N passed, N failed" and exits 1 on any failure.
 import http.client
 import json
 import os
+import random
 import sys
 import time
 import traceback
 import urllib.parse
+import uuid
 
 TIMEOUT_S = 10
 
@@ -181,3 +183,64 @@ def sql(context, query):
     if out.returncode != 0:
         raise AssertionError("psql on %s failed: %s" % (context, out.stderr.strip()))
     return [line.split("|") for line in out.stdout.splitlines()]
+
+
+#  --------------------------------------------------------------------------
+#  Helpers for the point of sale: products with a barcode and a cost, stock
+#  at a store, a register opened (shared by test_pos and the reporting chaos
+#  test).
+
+DEMO_STORE = 1          # Montréal, QC: GST 5 % + QST 9.975 %
+
+
+def keyed(headers, key=None):
+    """headers with an Idempotency-Key (a fresh one unless given)."""
+    return dict(headers, **{"Idempotency-Key": key or uuid.uuid4().hex})
+
+
+def ean13():
+    """A random EAN-13 with its check digit, in the in-store range."""
+    digits = [random.randint(0, 9) for _ in range(12)]
+    digits[0] = 2       # in-store numbers: never a real product's
+    total = sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits))
+    return "".join(map(str, digits)) + str((10 - total % 10) % 10)
+
+
+def store_location(edge, store=DEMO_STORE):
+    """The inventory location of a store."""
+    return [l["id"] for l in edge.get("/api/v1/locations").json()["data"]
+            if l["type"] == "store" and l.get("store_id") == store][0]
+
+
+def barcoded_product(edge, admin, price, cost, units, store=DEMO_STORE, location=None):
+    """A new product with a barcode, price and cost, units in stock at the
+    store (or at location, when given): (id, barcode)."""
+    categories = edge.get("/api/v1/categories").json()["data"]
+    barcode = ean13()
+    response = edge.request("POST", "/api/v1/products", headers=admin,
+                            body={"name": "Caisse %s" % uuid.uuid4().hex[:8], "price_cents": price,
+                                  "cost_cents": cost, "barcode": barcode,
+                                  "category_id": categories[0]["id"]})
+    assert response.status == 201, response
+    product = response.json()["id"]
+    response = edge.request("POST", "/api/v1/inventory/adjustments", headers=admin,
+                            body={"product_id": product, "location_id": location or store_location(edge, store),
+                                  "delta": units, "reason": "receipt"})
+    assert response.status == 201, response
+    return product, barcode
+
+
+def open_register(edge, headers, store=DEMO_STORE, float_cents=20000):
+    """A register of the store, closed first when a previous run left it open: its id."""
+    registers = edge.get("/api/v1/registers", headers=headers).json()["data"]
+    mine = [r for r in registers if r["store_id"] == store]
+    assert len(mine) >= 2, registers
+    register = mine[0]["id"]
+    if mine[0]["session"]:
+        response = edge.request("POST", "/api/v1/registers/%d/close" % register, headers=headers,
+                                body={"counted_cash_cents": 0})
+        assert response.status == 200, response
+    response = edge.request("POST", "/api/v1/registers/%d/open" % register, headers=headers,
+                            body={"opening_float_cents": float_cents})
+    assert response.status == 201, response
+    return register, response.json()["id"]

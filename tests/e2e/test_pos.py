@@ -23,16 +23,16 @@ made through the API; the database checks read the test cluster with psql.
 """
 
 import os
-import random
 import sys
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import Edge, Suite, assert_error, new_customer, sql, staff_headers  # noqa: E402
+from client import (DEMO_STORE, Edge, Suite, assert_error, barcoded_product, keyed,  # noqa: E402
+                    new_customer, open_register, sql, staff_headers, store_location)
 
 SUITE = Suite()
-STORE = 1               # Montréal, QC: GST 5 % + QST 9.975 %
+STORE = DEMO_STORE      # Montréal, QC: GST 5 % + QST 9.975 %
 
 
 def staff(edge, role, store=STORE):
@@ -40,59 +40,10 @@ def staff(edge, role, store=STORE):
     return staff_headers(edge, role, None if role == "admin" else store)
 
 
-def keyed(headers, key=None):
-    return dict(headers, **{"Idempotency-Key": key or uuid.uuid4().hex})
-
-
-def ean13():
-    digits = [random.randint(0, 9) for _ in range(12)]
-    digits[0] = 2       # in-store numbers: never a real product's
-    total = sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits))
-    return "".join(map(str, digits)) + str((10 - total % 10) % 10)
-
-
-def store_location(edge, store=STORE):
-    return [l["id"] for l in edge.get("/api/v1/locations").json()["data"]
-            if l["type"] == "store" and l.get("store_id") == store][0]
-
-
-def fresh_product(edge, admin, price, cost, units, store=STORE):
-    """A new product with a barcode, price and cost, units in stock at the store: (id, barcode)."""
-    categories = edge.get("/api/v1/categories").json()["data"]
-    barcode = ean13()
-    response = edge.request("POST", "/api/v1/products", headers=admin,
-                            body={"name": "Caisse %s" % uuid.uuid4().hex[:8], "price_cents": price,
-                                  "cost_cents": cost, "barcode": barcode,
-                                  "category_id": categories[0]["id"]})
-    assert response.status == 201, response
-    product = response.json()["id"]
-    response = edge.request("POST", "/api/v1/inventory/adjustments", headers=admin,
-                            body={"product_id": product, "location_id": store_location(edge, store),
-                                  "delta": units, "reason": "receipt"})
-    assert response.status == 201, response
-    return product, barcode
-
-
 def on_hand(edge, admin, product, store=STORE):
     rows = edge.get("/api/v1/inventory?product_id=%d&location_id=%d"
                     % (product, store_location(edge, store)), headers=admin).json()["data"]
     return rows[0]["on_hand"] if rows else 0
-
-
-def open_register(edge, headers, store=STORE, float_cents=20000):
-    """A register of the store, closed first when a previous run left it open: its id."""
-    registers = edge.get("/api/v1/registers", headers=headers).json()["data"]
-    mine = [r for r in registers if r["store_id"] == store]
-    assert len(mine) >= 2, registers
-    register = mine[0]["id"]
-    if mine[0]["session"]:
-        response = edge.request("POST", "/api/v1/registers/%d/close" % register, headers=headers,
-                                body={"counted_cash_cents": 0})
-        assert response.status == 200, response
-    response = edge.request("POST", "/api/v1/registers/%d/open" % register, headers=headers,
-                            body={"opening_float_cents": float_cents})
-    assert response.status == 201, response
-    return register, response.json()["id"]
 
 
 def receipt_counter(store=STORE):
@@ -106,8 +57,8 @@ def test_pos_day(edge):
     admin = staff(edge, "admin")
     cashier = staff(edge, "cashier")
     manager = staff(edge, "manager")
-    cup, cup_code = fresh_product(edge, admin, 1000, 450, 10)
-    pot, pot_code = fresh_product(edge, admin, 2599, 1200, 5)
+    cup, cup_code = barcoded_product(edge, admin, 1000, 450, 10)
+    pot, pot_code = barcoded_product(edge, admin, 2599, 1200, 5)
     register, session = open_register(edge, cashier)
     response = edge.request("POST", "/api/v1/registers/%d/open" % register, headers=cashier,
                             body={"opening_float_cents": 100})
@@ -312,7 +263,7 @@ def test_role_matrix(edge):
 def test_bad_input_is_refused(edge):
     cashier = staff(edge, "cashier")
     admin = staff(edge, "admin")
-    product, _ = fresh_product(edge, admin, 1000, 500, 5)
+    product, _ = barcoded_product(edge, admin, 1000, 500, 5)
     register, _ = open_register(edge, cashier, float_cents=0)
 
     def sale(items=None, payments=None, **extra):

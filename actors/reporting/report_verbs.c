@@ -24,8 +24,9 @@
 static const char *const s_roles [] = { "manager", "admin", NULL };
 
 //  The low-stock rows: a stock row is low when available is at or below
-//  its threshold (the stock row's own from stock.low, else the catalog's,
-//  else inventory's default 5).
+//  its threshold (the stock row's own, from stock.changed or stock.low, as
+//  GET /inventory/alerts judges it; else the catalog's, else inventory's
+//  default 5, for a row known only from events older than the threshold).
 #define S_LOW_STOCK(limit) \
     "(SELECT COALESCE (jsonb_agg (jsonb_build_object ('product_id', x.product_id, 'name', x.name," \
     "   'location_id', x.location_id, 'available', x.available, 'alert_threshold', x.threshold," \

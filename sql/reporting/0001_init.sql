@@ -79,7 +79,7 @@ CREATE TABLE stock (
     on_hand         integer NOT NULL CHECK (on_hand >= 0),
     reserved        integer NOT NULL CHECK (reserved >= 0),
     available       integer NOT NULL CHECK (available >= 0),
-    alert_threshold integer CHECK (alert_threshold >= 0),   --  the stock row's own (stock.low)
+    alert_threshold integer CHECK (alert_threshold >= 0),   --  the stock row's own (stock.low; stock.changed from 0002)
     PRIMARY KEY (product_id, location_id)
 );
 

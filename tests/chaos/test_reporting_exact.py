@@ -232,20 +232,13 @@ def report_rows(sums, name=lambda key: None):
 
 
 def low_stock(catalog, stock):
-    """The low stock rows as sql/reporting defines them, from the sources,
-    lowest first: a stock row of the inventory database is low when its
-    available is at or below its threshold, which is the row's own as its
-    last stock.low event said (inventory's outbox), else the catalog's,
-    else 5; inactive products left out."""
-    own = {(int(p), int(l)): int(t) for p, l, t in sql("inventory", """
-            SELECT DISTINCT ON (payload ->> 'product_id', payload ->> 'location_id')
-                   payload ->> 'product_id', payload ->> 'location_id', payload ->> 'alert_threshold'
-              FROM outbox WHERE topic = 'stock.low'
-             ORDER BY payload ->> 'product_id', payload ->> 'location_id', seq DESC""")}
+    """The low stock rows from the sources, lowest first: a stock row of
+    the inventory database is low when its available is at or below the
+    row's own threshold (what GET /inventory/alerts says, and what
+    stock.changed tells reporting); inactive products left out."""
     rows = []
-    for (product, location), (_, available) in stock.items():
+    for (product, location), (_, available, threshold) in stock.items():
         known = catalog.get(product)
-        threshold = own.get((product, location), known["threshold"] if known else 5)
         if available <= threshold and (not known or known["active"]):
             rows.append((available, product, location, threshold))
     return [{"product_id": product, "name": catalog[product]["name"] if product in catalog else None,
@@ -271,8 +264,8 @@ def expected(locations):
                for i, n, c, t, a in sql("product", "SELECT id, name, cost_cents, alert_threshold, active"
                                                    "  FROM products")}
     names = {i: row["name"] for i, row in catalog.items()}
-    stock = {(int(p), int(l)): (int(h), int(a)) for p, l, h, a in sql("inventory", """
-             SELECT product_id, location_id, on_hand, available FROM stock""")}
+    stock = {(int(p), int(l)): (int(h), int(a), int(t)) for p, l, h, a, t in sql("inventory", """
+             SELECT product_id, location_id, on_hand, available, alert_threshold FROM stock""")}
     low = low_stock(catalog, stock)
     stores = {l["store_id"]: l["name"] for l in locations.values() if l.get("store_id")}
     t, week, fortnight = iso(today), iso(today - datetime.timedelta(days=6)), iso(first)
@@ -305,7 +298,7 @@ def expected(locations):
     figures["sales_product"] = report_rows(grouped(product, lambda r: r[1], eight, t), names.get)
     figures["sales_channel"] = report_rows(grouped(channel, lambda r: r[1], eight, t))
     value = {}
-    for (item, location), (on_hand, _) in stock.items():
+    for (item, location), (on_hand, _, _) in stock.items():
         units, cents = value.get(location, (0, 0))
         value[location] = (units + on_hand, cents + on_hand * (catalog[item]["cost"] if item in catalog else 0))
     figures["inventory"] = {

@@ -823,6 +823,85 @@ test_outbox_rows_come_and_go_with_the_change (bool verbose)
 }
 
 //  --------------------------------------------------------------------------
+//  Click & collect: a reservation by store_id holds the store's units (the
+//  ones its tills sell), not the web's; an unknown store is not found.
+
+static void
+test_reserve_by_store_id_holds_the_store_units (bool verbose)
+{
+    (void) verbose;
+    void *state = s_state (S_ACTOR_PLAIN);
+    assert (s_adjust (state, 1240, 2, 3, "receipt") == 201);
+    assert (s_adjust (state, 1240, 5, 10, "receipt") == 201);
+    const char *pickup = "{\"reservation_id\": \"it-1240-a\", \"store_id\": 2,"
+        " \"lines\": [{\"product_id\": 1240, \"quantity\": 2}]}";
+    envelope_t *reply = s_service (state, "reservation.reserve", pickup);
+    testcall_expect (reply, 201);
+    assert (s_int (reply->body, "location_id") == 2);
+    envelope_destroy (&reply);
+    assert (s_level (1240, 2, "reserved") == 2 && s_level (1240, 2, "available") == 1);
+    assert (s_level (1240, 5, "reserved") == 0);
+    //  retried: the same reservation; the same id at another store: conflict
+    reply = s_service (state, "reservation.reserve", pickup);
+    testcall_expect (reply, 200);
+    envelope_destroy (&reply);
+    reply = s_service (state, "reservation.reserve",
+        "{\"reservation_id\": \"it-1240-a\", \"store_id\": 1,"
+        " \"lines\": [{\"product_id\": 1240, \"quantity\": 2}]}");
+    testcall_expect (reply, 409);
+    assert (streq (testcall_code (reply), "conflict"));
+    envelope_destroy (&reply);
+    //  the store has 1 left, whatever the web holds
+    reply = s_service (state, "reservation.reserve",
+        "{\"reservation_id\": \"it-1240-b\", \"store_id\": 2,"
+        " \"lines\": [{\"product_id\": 1240, \"quantity\": 2}]}");
+    testcall_expect (reply, 409);
+    assert (streq (testcall_code (reply), "out_of_stock"));
+    assert (s_int (json_array_get (json_object_get (reply->error, "details"), 0), "available") == 1);
+    envelope_destroy (&reply);
+    //  committed: the store's shelf goes down, its journal says "order"
+    reply = s_service (state, "reservation.commit", "{\"reservation_id\": \"it-1240-a\"}");
+    testcall_expect (reply, 200);
+    envelope_destroy (&reply);
+    assert (s_level (1240, 2, "on_hand") == 1 && s_level (1240, 2, "reserved") == 0);
+    assert (s_level (1240, 5, "on_hand") == 10);
+    assert (s_number ("SELECT count (*) FROM movements WHERE product_id = 1240 AND location_id = 2"
+                      " AND cause = 'order' AND delta = -2", NULL) == 1);
+    //  an unknown store: 404, nothing held; a store_id is no location id
+    //  (4 is the warehouse's)
+    reply = s_service (state, "reservation.reserve",
+        "{\"reservation_id\": \"it-1240-c\", \"store_id\": 99,"
+        " \"lines\": [{\"product_id\": 1240, \"quantity\": 1}]}");
+    testcall_expect (reply, 404);
+    assert (streq (testcall_code (reply), "not_found"));
+    envelope_destroy (&reply);
+    assert (s_number ("SELECT count (*) FROM reservations WHERE id = 'it-1240-c'", NULL) == 0);
+    reply = s_service (state, "reservation.reserve",
+        "{\"reservation_id\": \"it-1240-c\", \"store_id\": 4,"
+        " \"lines\": [{\"product_id\": 1240, \"quantity\": 1}]}");
+    testcall_expect (reply, 404);
+    envelope_destroy (&reply);
+    //  store_id and location_id both, or a store_id that is no id: 400
+    const char *bad [] = {
+        "{\"reservation_id\": \"it-1240-d\", \"store_id\": 2, \"location_id\": 2,"
+        " \"lines\": [{\"product_id\": 1240, \"quantity\": 1}]}",
+        "{\"reservation_id\": \"it-1240-d\", \"store_id\": 0,"
+        " \"lines\": [{\"product_id\": 1240, \"quantity\": 1}]}",
+        "{\"reservation_id\": \"it-1240-d\", \"store_id\": \"2\","
+        " \"lines\": [{\"product_id\": 1240, \"quantity\": 1}]}"
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        reply = s_service (state, "reservation.reserve", bad [i]);
+        testcall_expect (reply, 400);
+        assert (streq (testcall_code (reply), "validation_failed"));
+        envelope_destroy (&reply);
+    }
+    assert (s_level (1240, 2, "reserved") == 0);
+    assert (s_journal_consistent (1240, 1249));
+    s_state_free (&state);
+}
+
+//  --------------------------------------------------------------------------
 //  The point of sale's verbs (pos_stock_verbs): store 1 is location 1,
 //  store 2 location 2.
 
@@ -1260,6 +1339,7 @@ static testrunner_case_t s_cases [] = {
     { "inventory_oversell_race_exactly_the_stock_is_reserved", test_oversell_race_exactly_the_stock_is_reserved },
     { "inventory_concurrent_retries_of_one_reserve_hold_once", test_concurrent_retries_of_one_reserve_hold_once },
     { "inventory_outbox_rows_come_and_go_with_the_change", test_outbox_rows_come_and_go_with_the_change },
+    { "inventory_reserve_by_store_id_holds_the_store_units", test_reserve_by_store_id_holds_the_store_units },
     { "inventory_pos_sell_takes_all_lines_or_none", test_pos_sell_takes_all_lines_or_none },
     { "inventory_pos_undo_and_return_give_back_once", test_pos_undo_and_return_give_back_once },
     { "inventory_pos_stock_checks_caller_and_input", test_pos_stock_checks_caller_and_input },

@@ -159,6 +159,117 @@ test_checkout_needs_key_and_customer (bool verbose)
     order_context_def.free_state (&state);
 }
 
+//  Click & collect: pickup_store_id is a third way to say where the goods
+//  go; exactly one of the three. A valid body gets past the checks (503
+//  here: no cart context), a bad one is 400 with the field named.
+static void
+test_checkout_destination_is_exactly_one (bool verbose)
+{
+    (void) verbose;
+    void *state = s_state ();
+    static const struct { const char *destination; const char *field; } bad [] = {
+        { "", "shipping_address" },
+        { "\"pickup_store_id\": 1, \"shipping_address\": {\"city\": \"Quebec\"},", "shipping_address" },
+        { "\"pickup_store_id\": 1, \"shipping_address_id\": 3,", "shipping_address" },
+        { "\"pickup_store_id\": 1, \"shipping_address_id\": 3, \"shipping_address\": {\"a\": 1},",
+          "shipping_address" },
+        { "\"pickup_store_id\": 0,", "pickup_store_id" },
+        { "\"pickup_store_id\": -2,", "pickup_store_id" },
+        { "\"pickup_store_id\": \"1\",", "pickup_store_id" },
+        { "\"pickup_store_id\": 1.5,", "pickup_store_id" },
+        { "\"pickup_store_id\": null,", "pickup_store_id" }
+    };
+    char data [400];
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        snprintf (data, sizeof data, "{\"cart_id\": \"c-pick\", %s"
+                  " \"payment\": {\"method\": \"card\", \"token\": \"tok_visa\"}}", bad [i].destination);
+        envelope_t *reply = s_call (state, "order.checkout", "customer", "pick-1", "k-bad", NULL, data);
+        testcall_expect (reply, 400);
+        assert (streq (testcall_code (reply), "validation_failed"));
+        json_t *details = json_object_get (reply->error, "details");
+        assert (json_array_size (details) == 1);
+        assert (streq (json_string_value (json_object_get (json_array_get (details, 0), "field")),
+                       bad [i].field));
+        envelope_destroy (&reply);
+    }
+    //  nothing was written for them
+    char *orders = s_value ("SELECT count (*) FROM orders WHERE customer_id = $1", "pick-1");
+    assert (orders && streq (orders, "0"));
+    free (orders);
+    //  a pickup alone is a valid destination
+    envelope_t *reply = s_call (state, "order.checkout", "customer", "pick-1", "k-good", NULL,
+                                "{\"cart_id\": \"c-pick\", \"pickup_store_id\": 2,"
+                                " \"payment\": {\"method\": \"card\", \"token\": \"tok_visa\"}}");
+    testcall_expect (reply, 503);
+    envelope_destroy (&reply);
+    order_context_def.free_state (&state);
+}
+
+//  A pickup order is stored with its store, rendered with it (no shipping
+//  address), and its events carry it; a shipped order says null. The
+//  database refuses a pickup order that charges shipping.
+static void
+test_pickup_order_stored_rendered_and_announced (bool verbose)
+{
+    (void) verbose;
+    void *state = s_state ();
+    char *text = s_value (
+        "WITH o AS (INSERT INTO orders (customer_id, status, step, subtotal_cents, tax_cents, "
+        "  shipping_cents, total_cents, cart_id, pickup_store_id) "
+        "  VALUES ($1, 'confirmed', 'done', 5000, 750, 0, 5750, 'c1', 2) RETURNING id), "
+        "i AS (INSERT INTO order_items SELECT id, 7, 'SKU-7', 'Seven', 2500, 2, 5000 FROM o), "
+        "h AS (INSERT INTO order_history (order_id, status) SELECT id, 'confirmed' FROM o), "
+        "p AS (INSERT INTO payments (order_id, method, token_last, amount_cents, status) "
+        "      SELECT id, 'card', 'visa', 5750, 'captured' FROM o) "
+        "SELECT id FROM o", "pick-2");
+    assert (text);
+    char params [64];
+    snprintf (params, sizeof params, "{\"id\": \"%s\"}", text);
+    envelope_t *reply = s_call (state, "order.get", "customer", "pick-2", NULL, params, NULL);
+    testcall_expect (reply, 200);
+    assert (json_integer_value (json_object_get (reply->body, "pickup_store_id")) == 2);
+    assert (json_is_null (json_object_get (reply->body, "shipping_address")));
+    assert (json_integer_value (json_object_get (reply->body, "shipping_cents")) == 0);
+    envelope_destroy (&reply);
+    //  cancelled: order.cancelled names the store
+    reply = s_call (state, "order.cancel", "customer", "pick-2", NULL, params, NULL);
+    testcall_expect (reply, 200);
+    envelope_destroy (&reply);
+    char *store = s_value ("SELECT payload->>'pickup_store_id' FROM outbox WHERE topic = 'order.cancelled' "
+                           "AND payload->>'order_id' = $1", text);
+    assert (store && streq (store, "2"));
+    free (store);
+    free (text);
+
+    //  a shipped order: pickup_store_id null, in the order and its event
+    int64_t id = s_order ("pick-3", "confirmed", "captured");
+    snprintf (params, sizeof params, "{\"id\": \"%lld\"}", (long long) id);
+    reply = s_call (state, "order.get", "customer", "pick-3", NULL, params, NULL);
+    testcall_expect (reply, 200);
+    json_t *pickup = json_object_get (reply->body, "pickup_store_id");
+    assert (pickup && json_is_null (pickup));
+    assert (streq (json_string_value (json_object_get (json_object_get (reply->body, "shipping_address"),
+                                                       "city")), "Montreal"));
+    envelope_destroy (&reply);
+    reply = s_call (state, "order.cancel", "customer", "pick-3", NULL, params, NULL);
+    testcall_expect (reply, 200);
+    envelope_destroy (&reply);
+    char number [24];
+    snprintf (number, sizeof number, "%lld", (long long) id);
+    char *kind = s_value ("SELECT jsonb_typeof (payload->'pickup_store_id') FROM outbox "
+                          "WHERE topic = 'order.cancelled' AND payload->>'order_id' = $1", number);
+    assert (kind && streq (kind, "null"));
+    free (kind);
+
+    //  no shipping charged on a pickup, by the schema too
+    pgdb_t *db = pgdb_new (s_db);
+    assert (db);
+    assert (pgdb_run (db, "INSERT INTO orders (customer_id, subtotal_cents, tax_cents, shipping_cents, "
+                          "total_cents, pickup_store_id) VALUES ('pick-4', 100, 0, 999, 1099, 1)") != 0);
+    pgdb_destroy (&db);
+    order_context_def.free_state (&state);
+}
+
 //  The fingerprint the handler computes.
 static void
 s_hash (const char *data, char *hash)
@@ -457,11 +568,18 @@ s_live_reservation (mdp_client_t *client, const char *sub)
     return status;
 }
 
+//  A checkout body to destination (a JSON member: where the goods go).
+static void
+s_checkout_to (char *data, size_t size, const char *cart, const char *destination, const char *token)
+{
+    snprintf (data, size, "{\"cart_id\": \"%s\", %s, \"payment\": {\"method\": \"card\", \"token\": \"%s\"}}",
+              cart, destination, token);
+}
+
 static void
 s_checkout_data (char *data, size_t size, const char *cart, const char *token)
 {
-    snprintf (data, size, "{\"cart_id\": \"%s\", \"shipping_address\": {\"city\": \"Quebec\"},"
-              " \"payment\": {\"method\": \"card\", \"token\": \"%s\"}}", cart, token);
+    s_checkout_to (data, size, cart, "\"shipping_address\": {\"city\": \"Quebec\"}", token);
 }
 
 static void
@@ -519,6 +637,59 @@ test_live_checkout (bool verbose)
     char *step = s_value ("SELECT step FROM orders WHERE id = $1::bigint", text);
     assert (step && streq (step, "done"));
     free (step);
+    mdp_client_destroy (&client);
+    order_context_def.free_state (&state);
+}
+
+//  Click & collect through the live workers: the reservation is made at
+//  the store's location (1 for store 1), the order pays no shipping, and a
+//  store that is not one is a 400 naming pickup_store_id.
+static void
+test_live_pickup_checkout (bool verbose)
+{
+    (void) verbose;
+    void *state = s_live_state ();
+    mdp_client_t *client = s_live_client ();
+    mdp_client_set_timeout (client, 5000);
+    char sub [48], cart [64], data [300];
+    snprintf (sub, sizeof sub, "live-pick-%d", (int) getpid ());
+    s_live_cart (client, sub, 1, cart, sizeof cart);
+    envelope_t *reply = s_broker (client, "inventory", "stock.adjust", "admin", "it", "demo", NULL,
+                                  json_pack ("{s:i, s:i, s:i, s:s}", "product_id", 50, "location_id", 1,
+                                             "delta", 1, "reason", "receipt"));
+    if (reply->status != 200)
+        testcall_expect (reply, 201);
+    envelope_destroy (&reply);
+
+    s_checkout_to (data, sizeof data, cart, "\"pickup_store_id\": 99", "tok_visa");
+    reply = s_call (state, "order.checkout", "customer", sub, "key-pick-99", NULL, data);
+    testcall_expect (reply, 400);
+    assert (streq (json_string_value (json_object_get (json_array_get (
+        json_object_get (reply->error, "details"), 0), "field")), "pickup_store_id"));
+    envelope_destroy (&reply);
+    char *order = s_value ("SELECT status || '/' || step FROM orders WHERE customer_id = $1 ORDER BY id DESC LIMIT 1", sub);
+    assert (order && streq (order, "cancelled/done"));
+    free (order);
+
+    s_checkout_to (data, sizeof data, cart, "\"pickup_store_id\": 1", "tok_visa");
+    reply = s_call (state, "order.checkout", "customer", sub, "key-pick-1", NULL, data);
+    testcall_expect (reply, 201);
+    assert (streq (json_string_value (json_object_get (reply->body, "status")), "confirmed"));
+    assert (json_integer_value (json_object_get (reply->body, "pickup_store_id")) == 1);
+    assert (json_is_null (json_object_get (reply->body, "shipping_address")));
+    assert (json_integer_value (json_object_get (reply->body, "shipping_cents")) == 0);
+    assert (json_integer_value (json_object_get (reply->body, "total_cents"))
+            == json_integer_value (json_object_get (reply->body, "subtotal_cents"))
+             + json_integer_value (json_object_get (reply->body, "tax_cents")));
+    char id [64];
+    snprintf (id, sizeof id, "order:%s", json_string_value (json_object_get (reply->body, "number")));
+    envelope_destroy (&reply);
+    reply = s_broker (client, "inventory", "reservation.get", "service", "it", "order", NULL,
+                      json_pack ("{s:s}", "reservation_id", id));
+    testcall_expect (reply, 200);
+    assert (json_integer_value (json_object_get (reply->body, "location_id")) == 1);
+    assert (streq (json_string_value (json_object_get (reply->body, "status")), "committed"));
+    envelope_destroy (&reply);
     mdp_client_destroy (&client);
     order_context_def.free_state (&state);
 }
@@ -1070,7 +1241,10 @@ static testrunner_case_t s_cases [] = {
     { "order_idempotency", test_idempotency },
     { "order_ownership_and_status_machine", test_ownership_and_status_machine },
     { "order_cancel", test_cancel },
+    { "order_checkout_destination_is_exactly_one", test_checkout_destination_is_exactly_one },
+    { "order_pickup_order_stored_rendered_and_announced", test_pickup_order_stored_rendered_and_announced },
     { NULL, NULL },             //  the live saga, with a test environment
+    { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
     { NULL, NULL },
@@ -1098,6 +1272,8 @@ main (int argc, char **argv)
     const char *live = getenv ("COMPTOIR_TEST_BROKER");
     if (live && *live && getenv ("COMPTOIR_TEST_VAR")) {
         size_t count = sizeof s_cases / sizeof s_cases [0];
+        s_cases [count - 10].name = "order_live_pickup_checkout";
+        s_cases [count - 10].fn = test_live_pickup_checkout;
         s_cases [count - 9].name = "order_live_events_published";
         s_cases [count - 9].fn = test_live_events_published;
         s_cases [count - 8].name = "order_live_idempotency_race";

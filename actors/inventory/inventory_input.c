@@ -58,6 +58,26 @@ inventory_location_load (pgdb_t *db, int64_t id, inventory_location_t *location)
 
 //  --------------------------------------------------------------------------
 
+envelope_t *
+inventory_store_location (pgdb_t *db, const envelope_t *request, int64_t store_id,
+                          char *location, size_t size)
+{
+    char text [24];
+    snprintf (text, sizeof text, "%lld", (long long) store_id);
+    const char *params [] = { text };
+    PGresult *res = pgdb_exec (db, "inventory_store_location",
+        "SELECT id FROM locations WHERE store_id = $1 AND type = 'store' AND active", 1, params);
+    if (!res)
+        return request_input_db_failure (request, db, "inventory");
+    bool found = PQntuples (res) == 1;
+    if (found)
+        snprintf (location, size, "%s", PQgetvalue (res, 0, 0));
+    PQclear (res);
+    return found ? NULL : request_input_not_found (request, "store");
+}
+
+//  --------------------------------------------------------------------------
+
 bool
 inventory_may_act_at (const envelope_t *request, const inventory_location_t *location)
 {

@@ -38,6 +38,13 @@ typedef struct {
 //  Load a location. 1 found, 0 not found, -1 database failure.
 int inventory_location_load (pgdb_t *db, int64_t id, inventory_location_t *location);
 
+//  The active location of a store (the store_id staff tokens carry) into
+//  location, as text (room for 24). NULL when found, else the reply: 404
+//  not_found for a store with no active location, 503 when the database
+//  failed. The point of sale sells there; click & collect reserves there.
+envelope_t *inventory_store_location (pgdb_t *db, const envelope_t *request, int64_t store_id,
+                                      char *location, size_t size);
+
 //  Staff other than admin act only on their own store's location.
 bool inventory_may_act_at (const envelope_t *request, const inventory_location_t *location);
 

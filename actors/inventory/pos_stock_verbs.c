@@ -211,25 +211,6 @@ s_undo (pgdb_t *db, void *arg)
 }
 
 //  --------------------------------------------------------------------------
-//  The store's location into work->location: NULL, or the reply (404 for
-//  a store with no active location, 503 when the database failed).
-
-static envelope_t *
-s_store_location (pgdb_t *db, const envelope_t *request, s_work_t *work)
-{
-    const char *params [] = { work->store };
-    PGresult *res = pgdb_exec (db, "pos_stock_store_location",
-        "SELECT id FROM locations WHERE store_id = $1 AND type = 'store' AND active", 1, params);
-    if (!res)
-        return request_input_db_failure (request, db, "inventory");
-    bool found = PQntuples (res) == 1;
-    if (found)
-        snprintf (work->location, sizeof work->location, "%s", PQgetvalue (res, 0, 0));
-    PQclear (res);
-    return found ? NULL : request_input_not_found (request, "store");
-}
-
-//  --------------------------------------------------------------------------
 //  The answer: the operation as it is stored. When the ref existed before
 //  this request (work->existing), the same request retried gets what was
 //  done (replayed); the ref reused for another operation is the caller's
@@ -285,8 +266,8 @@ s_move_verb (const envelope_t *request, void *state, const char *kind)
     work->kind = kind;
     json_t *details = json_array ();
     json_t *data = request_input_object (request, details);
+    int64_t store_id = 0;
     if (data) {
-        int64_t store_id = 0;
         request_input_unknown_fields (data, allowed, details);
         work->ref = inventory_name_field (data, ref_field, POS_STOCK_REF_MAX, true, details);
         inventory_required_integer (data, "store_id", 1, INT64_MAX, &store_id, details);
@@ -299,7 +280,8 @@ s_move_verb (const envelope_t *request, void *state, const char *kind)
         reply = request_input_invalid (request, details);
     else {
         json_decref (details);
-        reply = s_store_location (self->db, request, work);
+        reply = inventory_store_location (self->db, request, store_id, work->location,
+                                          sizeof work->location);
     }
     if (!reply) {
         int outcome = pgdb_transaction (self->db, NULL, s_move, work, 5);

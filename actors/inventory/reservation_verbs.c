@@ -15,6 +15,10 @@
       then finds it) instead of holding the stock twice; commit, release
       and restock lock the reservation row and look at its status, so
       doing one twice does it once.
+    - Where: the web channel's location for a shipped order, or a store's
+      (store_id, resolved as the point of sale resolves it) for click &
+      collect, so a pickup order and the store's tills take the same units
+      under the same conditional update and can never sell one twice.
     - Expiry: a held reservation past expires_at is released by the sweep
       (inventory_context's sweeper, every inventory/reservation_sweep_ms),
       one reservation per transaction, taken with FOR UPDATE SKIP LOCKED so
@@ -253,20 +257,23 @@ reservation_reserve (const envelope_t *request, void *state)
     if (refused)
         return refused;
     static const char *const allowed [] = {
-        "reservation_id", "reference", "location_id", "lines", "ttl_s", NULL
+        "reservation_id", "reference", "location_id", "store_id", "lines", "ttl_s", NULL
     };
     s_work_t *work = (s_work_t *) zmalloc (sizeof (s_work_t));
     if (!work)
         return inventory_no_answer (request);
     work->request = request;
     json_t *details = json_array ();
-    int64_t location_id = 0, ttl_s = self->reservation_ttl_s;
+    int64_t location_id = 0, store_id = 0, ttl_s = self->reservation_ttl_s;
     json_t *data = request_input_object (request, details);
     if (data) {
         request_input_unknown_fields (data, allowed, details);
         work->id = inventory_name_field (data, "reservation_id", RESERVATION_ID_MAX, true, details);
         work->reference = inventory_name_field (data, "reference", RESERVATION_REF_MAX, false, details);
         request_input_integer (data, "location_id", 1, INT64_MAX, &location_id, details);
+        request_input_integer (data, "store_id", 1, INT64_MAX, &store_id, details);
+        if (location_id && store_id)
+            request_input_problem (details, "store_id", "give location_id or store_id, not both");
         request_input_integer (data, "ttl_s", 1, INVENTORY_RESERVATION_TTL_MAX_S, &ttl_s, details);
         work->line_count = inventory_read_lines (data, work->lines, INVENTORY_MAX_QUANTITY,
                                                  INVENTORY_REFUSE_REPEATS, details);
@@ -282,8 +289,12 @@ reservation_reserve (const envelope_t *request, void *state)
     }
     snprintf (work->ttl, sizeof work->ttl, "%lld", (long long) ttl_s);
 
-    //  The location: the one asked for, else the web channel's.
+    //  The location: the one asked for, the store's, else the web channel's.
     envelope_t *reply = NULL;
+    if (store_id)
+        reply = inventory_store_location (self->db, request, store_id, work->location,
+                                          sizeof work->location);
+    else
     if (location_id) {
         inventory_location_t location;
         int found = inventory_location_load (self->db, location_id, &location);

@@ -7,11 +7,12 @@
     envelope (never NULL).
 
     reservation.reserve  data {reservation_id, reference?, location_id?
-                         (default: the active web location), lines:
-                         [{product_id, quantity}], ttl_s?}: 201 the
-                         reservation (200 when the same request made it
-                         already; 409 conflict when the id holds other
-                         lines), or 409
+                         or store_id? (that store's active location, 404
+                         when it has none; both: 400; neither: the active
+                         web location), lines: [{product_id, quantity}],
+                         ttl_s?}: 201 the reservation (200 when the same
+                         request made it already; 409 conflict when the
+                         id holds other lines), or 409
                          out_of_stock with details [{product_id, requested,
                          available}] naming every short line; nothing held.
     reservation.commit   data {reservation_id, reference?}: the held stock

@@ -15,6 +15,11 @@
       transaction open while another context is called.
     - Steps after the first are conditional on the order still being
       pending: a cancel that lands mid-saga wins, and the saga undoes.
+    - Click & collect: a checkout names a pickup_store_id instead of a
+      shipping address. Its stock is reserved at that store (inventory
+      resolves the store's location as the point of sale does), so web
+      pickups and the store's tills take the same units under one rule
+      and never sell more than is on the shelf. No shipping is charged.
     - Calls to other contexts use the actor's own deadline, not the
       client's: once stock is held the saga must reach a final state even
       if the client has gone.
@@ -70,7 +75,8 @@ s_touched (PGresult *res)
     "FROM order_items i WHERE i.order_id = o.id), '[]'), " \
     "'subtotal_cents', o.subtotal_cents, 'taxes', o.taxes, 'tax_cents', o.tax_cents, " \
     "'shipping_cents', o.shipping_cents, 'total_cents', o.total_cents, " \
-    "'shipping_address', o.shipping_address, " \
+    "'shipping_address', CASE WHEN o.pickup_store_id IS NULL THEN o.shipping_address END, " \
+    "'pickup_store_id', o.pickup_store_id, " \
     "'payment', (SELECT jsonb_build_object ('id', p.id, 'method', p.method, 'status', p.status) " \
     "FROM payments p WHERE p.order_id = o.id ORDER BY p.id DESC LIMIT 1), " \
     "'created_at', " S_TS ("o.created_at") ", 'updated_at', " S_TS ("o.updated_at") ", " \
@@ -116,12 +122,13 @@ s_transition (pgdb_t *db, int64_t id, const char *status, const char *step, cons
         "WITH o AS (UPDATE orders SET status = $2, step = $3, updated_at = now () "
         "           WHERE id = $1 AND status = ANY ($4::text []) "
         "           RETURNING id, number, customer_id, subtotal_cents, tax_cents, shipping_cents, "
-        "                     total_cents, updated_at), "
+        "                     total_cents, pickup_store_id, updated_at), "
         "h AS (INSERT INTO order_history (order_id, status) SELECT id, $2 FROM o), "
         "e AS (INSERT INTO outbox (topic, payload) SELECT 'order.' || $2, "
         "      jsonb_build_object ('order_id', o.id, 'number', number, 'customer_id', customer_id, "
         "          'subtotal_cents', subtotal_cents, 'tax_cents', tax_cents, "
         "          'shipping_cents', shipping_cents, 'total_cents', total_cents, "
+        "          'pickup_store_id', pickup_store_id, "
         "          'at', to_char (updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
         "          'items', (SELECT jsonb_agg (jsonb_build_object ('product_id', i.product_id, "
         "                        'sku', i.sku, 'quantity', i.quantity, "
@@ -188,10 +195,12 @@ s_call (order_state_t *self, const envelope_t *request, const char *service, con
                         self->call_timeout_ms);
 }
 
-//  The reservation call for an order: verb "reservation.<action>".
+//  The reservation call for an order: verb "reservation.<action>". A
+//  reserve holds lines at the pickup store when store_id > 0, else at the
+//  web location (inventory's default).
 static envelope_t *
 s_reservation (order_state_t *self, const envelope_t *request, const char *action,
-               const char *number, json_t *lines)
+               const char *number, json_t *lines, int64_t store_id)
 {
     char verb [48], id [64];
     snprintf (verb, sizeof verb, "reservation.%s", action);
@@ -201,6 +210,8 @@ s_reservation (order_state_t *self, const envelope_t *request, const char *actio
         json_object_set_new (data, "reference", json_string (number));
     if (lines)
         json_object_set (data, "lines", lines);
+    if (store_id > 0)
+        json_object_set_new (data, "store_id", json_integer ((json_int_t) store_id));
     return s_call (self, request, "inventory", verb, NULL, NULL, NULL, data);
 }
 
@@ -210,11 +221,11 @@ s_reservation (order_state_t *self, const envelope_t *request, const char *actio
 static int
 s_stock_back (order_state_t *self, const envelope_t *request, const char *number)
 {
-    envelope_t *answer = s_reservation (self, request, "release", number, NULL);
+    envelope_t *answer = s_reservation (self, request, "release", number, NULL, 0);
     int status = answer->status;
     envelope_destroy (&answer);
     if (status == 409) {            //  committed: its goods come back
-        answer = s_reservation (self, request, "restock", number, NULL);
+        answer = s_reservation (self, request, "restock", number, NULL, 0);
         status = answer->status;
         envelope_destroy (&answer);
     }
@@ -277,6 +288,7 @@ typedef struct {
     const char *method;
     json_t *address;            //  owned; NULL while address_id is to be looked up
     json_int_t address_id;      //  shipping_address_id, or 0
+    int64_t pickup_store_id;    //  click & collect: the store, or 0 (shipped)
 } s_checkout_t;
 
 //  --------------------------------------------------------------------------
@@ -302,17 +314,24 @@ s_checkout_read (const envelope_t *request, s_checkout_t *input, json_t *details
     if (!data)
         return;
     static const char *const allowed [] = {
-        "cart_id", "shipping_address_id", "shipping_address", "payment", NULL };
+        "cart_id", "shipping_address_id", "shipping_address", "pickup_store_id", "payment", NULL };
     request_input_unknown_fields (data, allowed, details);
     input->cart_id = json_string_value (json_object_get (data, "cart_id"));
     if (!s_printable (input->cart_id, 64)) {
         input->cart_id = NULL;
         request_input_problem (details, "cart_id", "is required: a cart id");
     }
+    //  Where the goods go: exactly one of the three
     json_t *address = json_object_get (data, "shipping_address");
     json_t *address_id = json_object_get (data, "shipping_address_id");
-    if (address && address_id)
-        request_input_problem (details, "shipping_address", "give shipping_address or shipping_address_id, not both");
+    json_t *pickup = json_object_get (data, "pickup_store_id");
+    int destinations = (address != NULL) + (address_id != NULL) + (pickup != NULL);
+    if (destinations > 1)
+        request_input_problem (details, "shipping_address",
+                               "give one of shipping_address, shipping_address_id or pickup_store_id");
+    else
+    if (pickup)
+        request_input_integer (data, "pickup_store_id", 1, INT64_MAX, &input->pickup_store_id, details);
     else
     if (address) {
         char *text = json_is_object (address) && json_object_size (address) > 0
@@ -325,13 +344,13 @@ s_checkout_read (const envelope_t *request, s_checkout_t *input, json_t *details
     }
     else
     if (address_id) {
-        if (!json_is_integer (address_id) || json_integer_value (address_id) < 1)
-            request_input_problem (details, "shipping_address_id", "must be a positive integer");
-        else
-            input->address_id = json_integer_value (address_id);
+        int64_t value = 0;
+        if (request_input_integer (data, "shipping_address_id", 1, INT64_MAX, &value, details) == 1)
+            input->address_id = value;
     }
     else
-        request_input_problem (details, "shipping_address", "is required (or shipping_address_id)");
+        request_input_problem (details, "shipping_address",
+                               "is required (or shipping_address_id, or pickup_store_id to collect in store)");
     json_t *payment = json_object_get (data, "payment");
     input->method = json_string_value (json_object_get (payment, "method"));
     input->token = json_string_value (json_object_get (payment, "token"));
@@ -374,7 +393,7 @@ s_checkout_create (order_state_t *self, const envelope_t *request, s_checkout_t 
     json_t *taxes = json_object_get (cart, "taxes");
     if (tax < 0 || tax > subtotal || !json_is_array (taxes))
         return -1;
-    int64_t shipping = order_shipping_cents (subtotal);
+    int64_t shipping = input->pickup_store_id > 0 ? 0 : order_shipping_cents (subtotal);
     char subtotal_text [24], tax_text [24], shipping_text [24], total_text [24];
     snprintf (subtotal_text, sizeof subtotal_text, "%lld", (long long) subtotal);
     snprintf (tax_text, sizeof tax_text, "%lld", (long long) tax);
@@ -382,13 +401,17 @@ s_checkout_create (order_state_t *self, const envelope_t *request, s_checkout_t 
     snprintf (total_text, sizeof total_text, "%lld", (long long) (subtotal + tax + shipping));
     char *items_text = json_dumps (items, JSON_COMPACT);
     char *taxes_text = json_dumps (taxes, JSON_COMPACT);
-    char *address_text = json_dumps (input->address, JSON_COMPACT);
+    //  a pickup order has no address: '{}', as the column's default
+    char *address_text = input->address ? json_dumps (input->address, JSON_COMPACT) : strdup ("{}");
+    char pickup_text [24];
+    snprintf (pickup_text, sizeof pickup_text, "%lld", (long long) input->pickup_store_id);
     const char *params [] = { request->sub, subtotal_text, tax_text, shipping_text, total_text,
-                              taxes_text, address_text, input->cart_id, request->idem_key, items_text };
+                              taxes_text, address_text, input->cart_id, request->idem_key, items_text,
+                              input->pickup_store_id > 0 ? pickup_text : NULL };
     PGresult *res = items_text && taxes_text && address_text ? pgdb_exec (self->db, "order_create",
         "WITH o AS (INSERT INTO orders (customer_id, subtotal_cents, tax_cents, shipping_cents, "
-        "           total_cents, taxes, shipping_address, cart_id, idem_scope, idem_key) "
-        "           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $1, $9) "
+        "           total_cents, taxes, shipping_address, cart_id, idem_scope, idem_key, pickup_store_id) "
+        "           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $1, $9, $11::bigint) "
         "           RETURNING id, number), "
         "i AS (INSERT INTO order_items (order_id, product_id, sku, name, unit_price_cents, "
         "      quantity, line_total_cents) "
@@ -397,7 +420,7 @@ s_checkout_create (order_state_t *self, const envelope_t *request, s_checkout_t 
         "      FROM o, jsonb_to_recordset ($10::jsonb) AS x (product_id bigint, sku text, "
         "           name text, unit_price_cents bigint, quantity integer)), "
         "h AS (INSERT INTO order_history (order_id, status) SELECT id, 'pending' FROM o) "
-        "SELECT id, number FROM o", 10, params) : NULL;
+        "SELECT id, number FROM o", 11, params) : NULL;
     free (items_text);
     free (taxes_text);
     free (address_text);
@@ -481,14 +504,20 @@ s_checkout_saga (order_state_t *self, const envelope_t *request, s_checkout_t *i
         json_decref (lines);
         return reply ? reply : request_input_db_failure (request, self->db, "order");
     }
-    //  3. the stock, at web
-    answer = s_reservation (self, request, "reserve", number, lines);
+    //  3. the stock, at web or at the pickup store
+    answer = s_reservation (self, request, "reserve", number, lines, input->pickup_store_id);
     json_decref (lines);
     if (answer->status != 200 && answer->status != 201) {
         if (answer->status == 409 && answer->error
         &&  streq (json_string_value (json_object_get (answer->error, "code")) ?: "", "out_of_stock")) {
             reply = envelope_new_error (request, 409, "out_of_stock", "not enough stock for these lines",
                                         json_incref (json_object_get (answer->error, "details")));
+        }
+        else
+        if (answer->status == 404 && input->pickup_store_id > 0) {
+            json_t *details = json_array ();
+            request_input_problem (details, "pickup_store_id", "is not a store that takes pickups");
+            reply = request_input_invalid (request, details);
         }
         else
             reply = envelope_new_error (request, 503, "service_unavailable", "the stock is unavailable, try again", NULL);
@@ -530,7 +559,7 @@ s_checkout_saga (order_state_t *self, const envelope_t *request, s_checkout_t *i
         return request_input_db_failure (request, self->db, "order");
     }
     //  5. the stock leaves: commit the reservation
-    answer = s_reservation (self, request, "commit", number, NULL);
+    answer = s_reservation (self, request, "commit", number, NULL, 0);
     int committed = answer->status;
     envelope_destroy (&answer);
     if (committed != 200) {
@@ -574,7 +603,7 @@ order_checkout (const envelope_t *request, void *state)
     refused = idempotency_key_check (request, "checkout");
     if (refused)
         return refused;
-    s_checkout_t input = { NULL, NULL, NULL, NULL, 0 };
+    s_checkout_t input = { NULL, NULL, NULL, NULL, 0, 0 };
     json_t *details = json_array ();
     s_checkout_read (request, &input, details);
     if (json_array_size (details)) {

@@ -37,7 +37,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from client import Edge, new_customer, sql, staff_headers  # noqa: E402
+from client import Edge, new_customer, product_with_stock, sql, staff_headers  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chaoslib import alive, report, summary, workers  # noqa: E402
@@ -77,20 +77,8 @@ def classify(response):
 
 
 def fresh_products(edge, staff, web):
-    categories = edge.get("/api/v1/categories").json()["data"]
-    products = []
-    for price in (1999, 4550):
-        response = edge.request("POST", "/api/v1/products", headers=staff,
-                                body={"name": "Chaos order %s" % uuid.uuid4().hex[:8],
-                                      "price_cents": price, "category_id": categories[0]["id"]})
-        assert response.status == 201, response
-        product = response.json()["id"]
-        response = edge.request("POST", "/api/v1/inventory/adjustments", headers=staff,
-                                body={"product_id": product, "location_id": web, "delta": INITIAL,
-                                      "reason": "receipt"})
-        assert response.status == 201, response
-        products.append(product)
-    return products
+    return [product_with_stock(edge, staff, web, INITIAL, "Chaos order", price_cents=price)
+            for price in (1999, 4550)]
 
 
 class Shopper(threading.Thread):

@@ -135,6 +135,16 @@ class Suite:
         sys.exit(1 if failed else 0)
 
 
+def run_with_database(suite):
+    """Run a suite that also reads the test cluster with psql: skipped (77)
+    without COMPTOIR_TEST_PG_ADMIN."""
+    if not os.environ.get("COMPTOIR_TEST_PG_ADMIN"):
+        print("SKIP: COMPTOIR_TEST_PG_ADMIN is not set (run scripts/testenv.sh start, then . var/test/env.sh)")
+        print("0 passed, 0 failed")
+        sys.exit(77)
+    suite.run(Edge())
+
+
 #  --------------------------------------------------------------------------
 #  Helpers for the order tests: staff and customer tokens, the test cluster's
 #  databases through psql.
@@ -244,3 +254,158 @@ def open_register(edge, headers, store=DEMO_STORE, float_cents=20000):
                             body={"opening_float_cents": float_cents})
     assert response.status == 201, response
     return register, response.json()["id"]
+
+
+def stock_row(product, location):
+    """(on_hand, reserved, available) of one stock row, read in the inventory database."""
+    rows = sql("inventory", "SELECT on_hand, reserved, available FROM stock "
+                            "WHERE product_id = %d AND location_id = %d" % (product, location))
+    assert len(rows) == 1, rows
+    return tuple(int(value) for value in rows[0])
+
+
+def cart_with(edge, customer, product, quantity=1):
+    """A new cart of customer (QC) holding quantity of product: its id."""
+    response = edge.request("POST", "/api/v1/carts", body={"province": "QC"}, headers=customer)
+    assert response.status == 201, response
+    cart = response.json()["id"]
+    response = edge.request("POST", "/api/v1/carts/%s/items" % cart, headers=customer,
+                            body={"product_id": product, "quantity": quantity})
+    assert response.status == 201, response
+    return cart
+
+
+def product_with_stock(edge, staff, location, units, name, **fields):
+    """A new product (made by staff, a manager or an admin) named name plus a
+    random tag, price 12.50 unless fields say otherwise, with units received
+    at location: its id."""
+    categories = edge.get("/api/v1/categories").json()["data"]
+    body = {"name": "%s %s" % (name, uuid.uuid4().hex[:8]), "price_cents": 1250,
+            "category_id": categories[0]["id"], **fields}
+    response = edge.request("POST", "/api/v1/products", headers=staff, body=body)
+    assert response.status == 201, response
+    product = response.json()["id"]
+    response = edge.request("POST", "/api/v1/inventory/adjustments", headers=staff,
+                            body={"product_id": product, "location_id": location, "delta": units,
+                                  "reason": "receipt"})
+    assert response.status == 201, response
+    return product
+
+
+def buyers(product, count, prefix, threads=8):
+    """count new customers, each with its own cart of one unit of product:
+    [(Authorization header, cart id)]. Argon2id makes registration slow:
+    a small pool of threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def prepare(_):
+        mine = Edge()
+        _, customer = new_customer(mine, prefix)
+        return customer, cart_with(mine, customer, product)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        made = list(pool.map(prepare, range(count)))
+    print("  setup: %d customers with a cart in %.1f s" % (count, time.monotonic() - started))
+    return made
+
+
+#  --------------------------------------------------------------------------
+#  Helpers for the race tests: many requests released at once, their
+#  answers tallied, and a stock row sampled while they run.
+
+def error_code(response):
+    """The error code of an answer, or None."""
+    try:
+        return response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def race(requests):
+    """POST every (path, body, headers) at once (one thread each, behind a
+    barrier): the answers in the same order, an exception standing for a
+    failed one; each answer carries its elapsed time."""
+    import threading
+    barrier = threading.Barrier(len(requests))
+    answers = [None] * len(requests)
+    edge = Edge()
+
+    def send(index, path, body, headers):
+        barrier.wait()
+        started = time.monotonic()
+        try:
+            answers[index] = edge.request("POST", path, body=body, headers=headers)
+        except Exception as error:  # noqa: BLE001 - reported as the answer
+            answers[index] = error
+        answers[index].elapsed = time.monotonic() - started  # type: ignore[union-attr]
+
+    threads = [threading.Thread(target=send, args=(index, path, body, headers))
+               for index, (path, body, headers) in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
+
+
+def histogram(answers):
+    """{"201 ": n, "409 out_of_stock": n, "exception X": n}"""
+    import collections
+    counts = collections.Counter()
+    for answer in answers:
+        if isinstance(answer, Exception):
+            counts["exception %s" % type(answer).__name__] += 1
+        else:
+            counts["%d %s" % (answer.status, error_code(answer) or "")] += 1
+    return dict(sorted(counts.items()))
+
+
+def latency(answers):
+    times = sorted(getattr(answer, "elapsed", 0.0) for answer in answers)
+    return "latency p50 %.2f s, p90 %.2f s, max %.2f s" % (
+        times[len(times) // 2], times[int(len(times) * 0.9)], times[-1])
+
+
+class StockSampler:
+    """The inventory's stock row of (product, location) read every 20 ms by
+    one psql session repeating the query with \\watch, from start() (which
+    returns once the first sample is in) to stop(), which returns the
+    samples [(on_hand, reserved, available)]."""
+
+    def __init__(self, product, location):
+        self.query = ("SELECT on_hand, reserved, available FROM stock WHERE product_id = %d "
+                      "AND location_id = %d \\watch 0.02\n" % (product, location))
+        self.samples = []
+        self.watch = self.reader = None
+
+    def start(self):
+        import subprocess
+        import threading
+        conninfo = os.environ["COMPTOIR_TEST_PG_ADMIN"].replace("dbname=postgres",
+                                                               "dbname=comptoir_inventory")
+        self.watch = subprocess.Popen(["psql", conninfo, "-X", "-At"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.watch.stdin.write(self.query)
+        self.watch.stdin.flush()
+        self.reader = threading.Thread(target=self._read)
+        self.reader.start()
+        #  running before the caller goes on: its first sample is in
+        until = time.monotonic() + 10
+        while not self.samples and time.monotonic() < until:
+            time.sleep(0.01)
+        assert self.samples, "the stock sampler gave no sample in 10 s"
+        return self
+
+    def _read(self):
+        for line in self.watch.stdout:
+            fields = line.strip().split("|")
+            if len(fields) == 3 and all(field.lstrip("-").isdigit() for field in fields):
+                self.samples.append(tuple(int(field) for field in fields))
+
+    def stop(self):
+        time.sleep(0.1)
+        self.watch.terminate()
+        self.watch.wait(timeout=10)
+        self.reader.join(timeout=10)
+        return self.samples

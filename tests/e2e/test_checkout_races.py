@@ -16,23 +16,20 @@
 The database checks read the test cluster (COMPTOIR_TEST_PG_ADMIN) with psql.
 """
 
-import collections
 import os
-import subprocess
 import sys
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from client import Edge, Suite, assert_error, new_customer, sql, staff_headers  # noqa: E402
+from client import (StockSampler, Suite, assert_error, buyers, cart_with, error_code,  # noqa: E402
+                    histogram, latency, new_customer, product_with_stock, race, run_with_database,
+                    sql, staff_headers, stock_row)
 
 SUITE = Suite()
 STOCK = 10
 CUSTOMERS = 200
 RACERS = 50
-SETUP_THREADS = 8
 ADDRESS = {"full_name": "Course Client", "line1": "1 rue Sainte-Catherine", "city": "Montréal",
            "province": "QC", "postal_code": "H2X 1Y4", "country": "CA"}
 
@@ -44,88 +41,13 @@ def web_location(edge):
 
 def fresh_product(edge, staff, units, tag):
     """A new product with exactly units at the web location: (id, web id)."""
-    categories = edge.get("/api/v1/categories").json()["data"]
-    response = edge.request("POST", "/api/v1/products", headers=staff,
-                            body={"name": "Course %s %s" % (tag, uuid.uuid4().hex[:8]),
-                                  "price_cents": 1250, "category_id": categories[0]["id"]})
-    assert response.status == 201, response
-    product = response.json()["id"]
     web = web_location(edge)
-    response = edge.request("POST", "/api/v1/inventory/adjustments", headers=staff,
-                            body={"product_id": product, "location_id": web, "delta": units,
-                                  "reason": "receipt"})
-    assert response.status == 201, response
-    return product, web
-
-
-def stock_row(product, web):
-    rows = sql("inventory", "SELECT on_hand, reserved, available FROM stock "
-                            "WHERE product_id = %d AND location_id = %d" % (product, web))
-    assert len(rows) == 1, rows
-    return tuple(int(value) for value in rows[0])
-
-
-def cart_with(edge, customer, product, quantity=1):
-    response = edge.request("POST", "/api/v1/carts", body={"province": "QC"}, headers=customer)
-    assert response.status == 201, response
-    cart = response.json()["id"]
-    response = edge.request("POST", "/api/v1/carts/%s/items" % cart, headers=customer,
-                            body={"product_id": product, "quantity": quantity})
-    assert response.status == 201, response
-    return cart
+    return product_with_stock(edge, staff, web, units, "Course " + tag), web
 
 
 def checkout_body(cart, token="tok_visa"):
     return {"cart_id": cart, "shipping_address": ADDRESS,
             "payment": {"method": "card", "token": token}}
-
-
-def error_code(response):
-    try:
-        return response.json()["error"]["code"]
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def race(requests):
-    """Send every (path, body, headers) at once (threads behind a barrier):
-    the answers in the same order, an exception standing for a failed one."""
-    barrier = threading.Barrier(len(requests))
-    answers = [None] * len(requests)
-    edge = Edge()
-
-    def send(index, body, headers):
-        barrier.wait()
-        started = time.monotonic()
-        try:
-            answers[index] = edge.request("POST", "/api/v1/checkout", body=body, headers=headers)
-        except Exception as error:  # noqa: BLE001 - reported as the answer
-            answers[index] = error
-        answers[index].elapsed = time.monotonic() - started  # type: ignore[union-attr]
-
-    threads = [threading.Thread(target=send, args=(index, body, headers))
-               for index, (body, headers) in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return answers
-
-
-def histogram(answers):
-    counts = collections.Counter()
-    for answer in answers:
-        if isinstance(answer, Exception):
-            counts["exception %s" % type(answer).__name__] += 1
-        else:
-            counts["%d %s" % (answer.status, error_code(answer) or "")] += 1
-    return dict(sorted(counts.items()))
-
-
-def latency(answers):
-    times = sorted(getattr(answer, "elapsed", 0.0) for answer in answers)
-    return "latency p50 %.2f s, p90 %.2f s, max %.2f s" % (
-        times[len(times) // 2], times[int(len(times) * 0.9)], times[-1])
 
 
 @SUITE.test
@@ -134,47 +56,17 @@ def test_oversell_race_confirms_exactly_the_stock(edge):
     product, web = fresh_product(edge, staff, STOCK, "oversell")
     assert stock_row(product, web) == (STOCK, 0, STOCK)
 
-    #  CUSTOMERS customers, each with a cart holding one unit (Argon2id makes
-    #  registration slow: a small pool)
-    def prepare(_):
-        mine = Edge()
-        _, customer = new_customer(mine, "race")
-        return customer, cart_with(mine, customer, product)
+    #  CUSTOMERS customers, each with a cart holding one unit
+    racers = buyers(product, CUSTOMERS, "race")
 
+    #  The stock row sampled every 20 ms while the race runs
+    sampler = StockSampler(product, web).start()
     started = time.monotonic()
-    with ThreadPoolExecutor(SETUP_THREADS) as pool:
-        buyers = list(pool.map(prepare, range(CUSTOMERS)))
-    print("  setup: %d customers with a cart in %.1f s" % (CUSTOMERS, time.monotonic() - started))
-
-    #  The stock row sampled every 20 ms while the race runs (one psql
-    #  session repeating the query with \watch)
-    conninfo = os.environ["COMPTOIR_TEST_PG_ADMIN"].replace("dbname=postgres",
-                                                           "dbname=comptoir_inventory")
-    watch = subprocess.Popen(
-        ["psql", conninfo, "-X", "-At"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True)
-    watch.stdin.write("SELECT on_hand, reserved, available FROM stock WHERE product_id = %d "
-                      "AND location_id = %d \\watch 0.02\n" % (product, web))
-    watch.stdin.flush()
-    samples = []
-
-    def sample():
-        for line in watch.stdout:
-            fields = line.strip().split("|")
-            if len(fields) == 3 and all(field.lstrip("-").isdigit() for field in fields):
-                samples.append(tuple(int(field) for field in fields))
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    time.sleep(0.1)
-    started = time.monotonic()
-    answers = race([(checkout_body(cart), {**customer, "Idempotency-Key": "race-" + uuid.uuid4().hex})
-                    for customer, cart in buyers])
+    answers = race([("/api/v1/checkout", checkout_body(cart),
+                     {**customer, "Idempotency-Key": "race-" + uuid.uuid4().hex})
+                    for customer, cart in racers])
     elapsed = time.monotonic() - started
-    time.sleep(0.1)
-    watch.terminate()
-    watch.wait(timeout=10)
-    sampler.join(timeout=10)
+    samples = sampler.stop()
     bad_samples = [row for row in samples if min(row) < 0 or row[2] != row[0] - row[1]]
     counts = histogram(answers)
     print("  race: %d checkouts in %.2f s: %s; %s" % (CUSTOMERS, elapsed, counts, latency(answers)))
@@ -235,7 +127,7 @@ def test_same_idempotency_key_in_parallel_makes_one_order(edge):
     headers = {**customer, "Idempotency-Key": key}
     body = checkout_body(cart)
 
-    answers = race([(body, headers)] * RACERS)
+    answers = race([("/api/v1/checkout", body, headers)] * RACERS)
     counts = histogram(answers)
     print("  %d checkouts with one key: %s; %s" % (RACERS, counts, latency(answers)))
     created = [a for a in answers if not isinstance(a, Exception) and a.status == 201]
@@ -275,8 +167,4 @@ def test_same_idempotency_key_in_parallel_makes_one_order(edge):
 
 
 if __name__ == "__main__":
-    if not os.environ.get("COMPTOIR_TEST_PG_ADMIN"):
-        print("SKIP: COMPTOIR_TEST_PG_ADMIN is not set (run scripts/testenv.sh start, then . var/test/env.sh)")
-        print("0 passed, 0 failed")
-        sys.exit(77)
-    SUITE.run(Edge())
+    run_with_database(SUITE)

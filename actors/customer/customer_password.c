@@ -5,12 +5,69 @@
     Argon2i string, a fast hash someone wrote by hand) never matches, so a
     weak hash cannot slip into use. Costs below OWASP's minimum are raised,
     not obeyed: a configuration typo must not weaken every password.
+
+    Argon2id is slow on purpose (tens of milliseconds, far more on a busy
+    machine), and the worker actor that runs it sends the broker's
+    heartbeats from the same thread: a hash that outlasts the broker's
+    silence limit (heartbeat x liveness, a second) got the worker expired
+    and the login answered 503. So in a worker's thread the hash runs in a
+    short-lived thread of its own while the worker keeps beating
+    (contextnode_keepalive); elsewhere (a test, the demo accounts) it runs
+    in place.
     =========================================================================
 */
 #include "customer_password.h"
+#include "contextnode.h"
 #include "logline.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
+
+typedef struct {
+    const customer_password_cost_t *cost;
+    const char *password;
+    const char *hash;           //  verify: the hash to check; NULL: make one into out
+    char *out;
+    int rc;
+    int done;                   //  set (atomically) when rc is there
+} s_work_t;
+
+//  --------------------------------------------------------------------------
+
+static void *
+s_work_run (void *arg)
+{
+    s_work_t *work = (s_work_t *) arg;
+    if (work->hash)
+        work->rc = crypto_pwhash_str_verify (work->hash, work->password, strlen (work->password));
+    else
+        work->rc = crypto_pwhash_str_alg (work->out, work->password, strlen (work->password),
+                                          work->cost->opslimit, work->cost->memlimit,
+                                          crypto_pwhash_ALG_ARGON2ID13);
+    __atomic_store_n (&work->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Run the work, beating meanwhile when this thread runs a Majordomo worker.
+
+static int
+s_work_beating (s_work_t *work)
+{
+    pthread_t thread;
+    if (contextnode_keepalive (NULL) < 0 || pthread_create (&thread, NULL, s_work_run, work) != 0) {
+        s_work_run (work);
+        return work->rc;
+    }
+    while (!__atomic_load_n (&work->done, __ATOMIC_ACQUIRE)) {
+        int due = contextnode_keepalive (NULL);
+        struct timespec pause = { 0, (due > 0 && due < 5 ? due : 5) * 1000 * 1000 };
+        nanosleep (&pause, NULL);
+    }
+    pthread_join (thread, NULL);
+    return work->rc;
+}
 
 //  --------------------------------------------------------------------------
 
@@ -38,8 +95,8 @@ customer_password_cost (settings_t *settings)
 int
 customer_password_hash (const customer_password_cost_t *cost, const char *password, char *out)
 {
-    return crypto_pwhash_str_alg (out, password, strlen (password), cost->opslimit,
-                                  cost->memlimit, crypto_pwhash_ALG_ARGON2ID13) == 0 ? 0 : -1;
+    s_work_t work = { cost, password, NULL, out, -1, 0 };
+    return s_work_beating (&work) == 0 ? 0 : -1;
 }
 
 //  --------------------------------------------------------------------------
@@ -49,7 +106,8 @@ customer_password_verify (const char *hash, const char *password)
 {
     if (!hash || !password || strncmp (hash, "$argon2id$", 10) != 0)
         return false;
-    return crypto_pwhash_str_verify (hash, password, strlen (password)) == 0;
+    s_work_t work = { NULL, password, hash, NULL, -1, 0 };
+    return s_work_beating (&work) == 0;
 }
 
 //  --------------------------------------------------------------------------

@@ -9,23 +9,9 @@
 --  done() prints one line the caller parses:
 --      RESULT ok=<201s> other=<non-201> exhausted=<threads> p50_ms= p95_ms= p99_ms= statuses=<code:n,...>
 
+dofile("bench/wrk_common.lua")   -- setup, threads, read_lines, count_answer, sum_answers
+
 local dir = os.getenv("BENCH_DIR") or "var/bench/checkout"
-local threads = {}
-local counter = 0
-
-local function read_lines(path)
-    local lines = {}
-    for line in io.lines(path) do
-        if #line > 0 then lines[#lines + 1] = line end
-    end
-    return lines
-end
-
-function setup(thread)
-    thread:set("index", counter)
-    counter = counter + 1
-    table.insert(threads, thread)
-end
 
 function init(args)
     local index = wrk.thread:get("index")
@@ -36,9 +22,7 @@ function init(args)
     for i = index + 1, #tokens, count do my_tokens[#my_tokens + 1] = tokens[i] end
     if #my_tokens == 0 then my_tokens = tokens end
     --  Globals read by done() through thread:get (which reads a global).
-    next_cart, sent = 0, 0
-    ok, other, exhausted, statuses = 0, 0, 0, ""
-    codes = {}
+    next_cart, sent, exhausted = 0, 0, 0
     run = os.getenv("BENCH_RUN") or tostring(os.time())
     prefix = run .. "-" .. index .. "-"
 end
@@ -68,29 +52,17 @@ function request()
 end
 
 function response(status, headers, body)
-    if status == 201 then
-        ok = ok + 1
-    else
-        other = other + 1
-        codes[status] = (codes[status] or 0) + 1
-        if other <= 3 then io.stderr:write("checkout: " .. status .. " " .. body:sub(1, 200) .. "\n") end
-        local list = {}
-        for code, n in pairs(codes) do list[#list + 1] = code .. ":" .. n end
-        statuses = table.concat(list, ",")
-    end
+    count_answer("checkout", status == 201, status, body)
 end
 
 function done(summary, latency, requests)
-    local ok, other, exhausted, statuses = 0, 0, 0, {}
+    local ok, other, statuses = sum_answers(threads)
+    local exhausted = 0
     for _, thread in ipairs(threads) do
-        ok = ok + (tonumber(thread:get("ok")) or 0)
-        other = other + (tonumber(thread:get("other")) or 0)
         exhausted = exhausted + (tonumber(thread:get("exhausted")) or 0)
-        local s = thread:get("statuses")
-        if s and #s > 0 then statuses[#statuses + 1] = s end
     end
     io.write(string.format("RESULT ok=%d other=%d exhausted=%d seconds=%.3f p50_ms=%.2f p95_ms=%.2f p99_ms=%.2f statuses=%s\n",
         ok, other, exhausted, summary.duration / 1e6,
         latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-        table.concat(statuses, ",")))
+        statuses))
 end

@@ -7,7 +7,7 @@
     trip and C only checks the input and wraps the answer. The periods are
     bounded (366 days at most), and every table read is keyed by day first
     or is the size of the catalog, so the dashboard costs the same with a
-    year of history as with a day of it (bench/reporting_dashboard.py).
+    year of history as with a day of it (bench/run.sh dashboard).
     =========================================================================
 */
 #include "report_verbs.h"

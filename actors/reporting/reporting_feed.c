@@ -21,8 +21,9 @@
     - A malformed event is dropped by the database function (its changes
       rolled back to a savepoint, the cursor moved past it) and logged
       here: one bad payload must not stop a producer's stream forever.
-    - Events go in by batches, one transaction each: one commit per event
-      was what held the feed back under load. A batch is one producer's
+    - Events go in by batches, one transaction each: one transaction per
+      event held the feed to about 55 sales a second at saturation
+      (docs/benchmarks.md, issue 8). A batch is one producer's
       events: what its SUB socket holds when it becomes readable (read
       until nothing more waits, so a quiet shop's sale is committed at
       once, or REPORTING_BATCH_MS so the other producers get their turn),
@@ -71,7 +72,7 @@
 #define REPORTING_RETRY_MAX_MS    5000
 #define REPORTING_LOCATIONS_MS    300000
 #define REPORTING_LOCATIONS_RETRY 5000
-#define REPORTING_BATCH_MS        5     //  a live batch reads its socket this long, at most
+#define REPORTING_BATCH_MS        50    //  a live batch reads its socket this long, at most
 
 typedef struct _s_feed_t s_feed_t;
 

@@ -33,6 +33,7 @@
 #include "reporting_context.h"
 #include "reporting_feed.h"
 #include "settings.h"
+#include "sidemetrics.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -42,7 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_LOG_MAX    256
+#define S_LOG_MAX    1024
 #define S_PRODUCERS  4
 
 static char *s_admin;
@@ -198,7 +199,7 @@ s_bus_command (zmsg_t *msg, zsock_t *pipe, void *state)
         //  every fourth seq skipped: a rolled-back transaction's hole
         event->seq = event->prev + (producer->count % 4 == 3 ? 2 : 1);
         event->topic = strdup (topic);
-        event->payload = json_loads (payload, JSON_DECODE_ANY, NULL);
+        event->payload = json_loads (payload, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         assert (event->payload);
         event->at = zclock_time ();
         producer->count++;
@@ -244,6 +245,7 @@ typedef struct {
     zactor_t *auth;
     void *state;                //  the reporting actor's state (its feed runs)
     pgdb_t *db;                 //  the test's own connection
+    zsock_t *metrics;           //  what the feed pushes (SIDEMETRICS_ENDPOINT)
 } s_world_t;
 
 static s_world_t *
@@ -288,6 +290,8 @@ s_world_new (void)
         " {\"id\": 5, \"name\": \"Web\", \"type\": \"web\"}]", 0, NULL);
     assert (reporting_feed_store_locations (world->db, locations) == 5);
     json_decref (locations);
+    world->metrics = zsock_new_pull ("@" SIDEMETRICS_ENDPOINT);
+    assert (world->metrics);
     settings_t *settings = settings_load (NULL);
     assert (settings);
     world->state = reporting_context_def.make_state (settings, 1, 1);
@@ -301,6 +305,7 @@ s_world_destroy (s_world_t **world_p)
 {
     s_world_t *world = *world_p;
     reporting_context_def.free_state (&world->state);
+    zsock_destroy (&world->metrics);
     actor_destroy (&world->producers);
     zactor_destroy (&world->auth);
     pgdb_destroy (&world->db);
@@ -745,6 +750,140 @@ s_snapshot (s_world_t *world)
     return all;
 }
 
+//  --------------------------------------------------------------------------
+//  Bursts: what the feed's transactions and metrics show
+
+//  Record the id of every transaction that moves a cursor, and refuse
+//  (a database error, neither malformed nor refused jsonb) the stock of
+//  the products listed in it_fault.
+static void
+s_burst_probes (s_world_t *world)
+{
+    assert (pgdb_run (world->db,
+        "CREATE TABLE IF NOT EXISTS it_transactions (id bigint PRIMARY KEY);"
+        "CREATE TABLE IF NOT EXISTS it_fault (product_id bigint PRIMARY KEY);"
+        "CREATE OR REPLACE FUNCTION it_transaction () RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN INSERT INTO it_transactions VALUES (txid_current ()) ON CONFLICT DO NOTHING;"
+        " RETURN NULL; END $$;"
+        "CREATE OR REPLACE FUNCTION it_fault () RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN IF NEW.product_id IN (SELECT product_id FROM it_fault) THEN"
+        "   RAISE EXCEPTION 'it: refused on purpose'; END IF; RETURN NEW; END $$;"
+        "DROP TRIGGER IF EXISTS it_transaction ON feed_cursors;"
+        "CREATE TRIGGER it_transaction AFTER UPDATE ON feed_cursors"
+        " FOR EACH STATEMENT EXECUTE FUNCTION it_transaction ();"
+        "DROP TRIGGER IF EXISTS it_fault ON stock;"
+        "CREATE TRIGGER it_fault BEFORE INSERT OR UPDATE ON stock"
+        " FOR EACH ROW EXECUTE FUNCTION it_fault ();"
+        "TRUNCATE it_transactions, it_fault") == 0);
+}
+
+static void
+s_burst_probes_drop (s_world_t *world)
+{
+    assert (pgdb_run (world->db, "DROP TRIGGER it_transaction ON feed_cursors;"
+                                 "DROP TRIGGER it_fault ON stock;"
+                                 "DROP TABLE it_transactions, it_fault;"
+                                 "DROP FUNCTION it_transaction (), it_fault ()") == 0);
+}
+
+static int64_t
+s_number (s_world_t *world, const char *sql)
+{
+    char *value = testdb_value (world->db, sql, 0, NULL);
+    assert (value);
+    int64_t number = atoll (value);
+    free (value);
+    return number;
+}
+
+//  The feed's figure name{..., producer="producer"} from a snapshot it
+//  pushed after the last moment (it pushes after every tick).
+static int64_t
+s_metric (s_world_t *world, const char *name, const char *producer)
+{
+    zhashx_t *snapshots = zhashx_new ();
+    assert (snapshots);
+    zhashx_set_destructor (snapshots, (zhashx_destructor_fn *) zstr_free);
+    while (zsock_events (world->metrics) & ZMQ_POLLIN)
+        sidemetrics_recv (world->metrics, snapshots);           //  older ones
+    zhashx_purge (snapshots);
+    zpoller_t *poller = zpoller_new (world->metrics, NULL);
+    assert (poller && zpoller_wait (poller, 3000) == world->metrics);
+    zpoller_destroy (&poller);
+    assert (sidemetrics_recv (world->metrics, snapshots) == 0);
+    const char *text = (const char *) zhashx_lookup (snapshots, "reporting-feed");
+    assert (text);
+    char label [64];
+    snprintf (label, sizeof label, "producer=\"%s\"", producer);
+    int64_t value = -1;
+    for (const char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+        const char *end = strchr (line, '\n');
+        size_t length = end ? (size_t) (end - line) : strlen (line);
+        const char *space = NULL;
+        for (const char *c = line; c < line + length; c++)
+            if (*c == ' ')
+                space = c;
+        char head [256];
+        snprintf (head, sizeof head, "%.*s", (int) (space ? space - line : 0), line);
+        if (strncmp (head, name, strlen (name)) == 0 && head [strlen (name)] == '{' && strstr (head, label))
+            value = atoll (space + 1);
+    }
+    zhashx_destroy (&snapshots);
+    if (value < 0)
+        fprintf (stderr, "no %s for %s in:\n%s\n", name, producer, text);
+    assert (value >= 0);
+    return value;
+}
+
+//  Events of a burst: stock of products first..first + count - 1 at
+//  location 1, on hand 1..count, sent or kept (how); each seq in seqs.
+static int64_t
+s_burst (s_world_t *world, int64_t first, int count, const char *how, int64_t *seqs)
+{
+    int64_t seq = 0;
+    for (int i = 0; i < count; i++) {
+        char *payload = s_stock (first + i, 1, i + 1, 0, "receipt");
+        seq = s_event (world, "inventory", "stock.changed", payload, how);
+        free (payload);
+        if (seqs)
+            seqs [i] = seq;
+    }
+    return seq;
+}
+
+//  The feed's metrics agree with what the database committed.
+static void
+s_check_metrics (s_world_t *world)
+{
+    assert (s_metric (world, "comptoir_reporting_events_applied_total", "inventory")
+         == s_number (world, "SELECT applied FROM feed_cursors WHERE producer = 'inventory'"));
+    assert (s_metric (world, "comptoir_reporting_events_dropped_total", "inventory")
+         == s_number (world, "SELECT dropped FROM feed_cursors WHERE producer = 'inventory'"));
+    assert (s_metric (world, "comptoir_reporting_transactions_total", "inventory")
+         == s_number (world, "SELECT count (*) FROM it_transactions"));
+}
+
+//  A world with the probes, whose feed already follows inventory live
+//  (one event of product applied).
+static s_world_t *
+s_burst_world_new (int64_t product)
+{
+    s_world_t *world = s_world_new ();
+    s_burst_probes (world);
+    int64_t last = s_burst (world, product, 1, "send", NULL);
+    s_wait (world, "inventory", last, 5000);
+    return world;
+}
+
+//  The metrics still agree with the database; the probes go.
+static void
+s_burst_world_destroy (s_world_t **world_p)
+{
+    s_check_metrics (*world_p);
+    s_burst_probes_drop (*world_p);
+    s_world_destroy (world_p);
+}
+
 //  ==========================================================================
 //  Cases
 
@@ -951,12 +1090,96 @@ test_reports_refuse_bad_input_and_roles (bool verbose)
     s_world_destroy (&world);
 }
 
+static void
+test_bursts_applied_in_few_transactions_exact (bool verbose)
+{
+    s_world_t *world = s_burst_world_new (1000);
+    int64_t before = s_number (world, "SELECT count (*) FROM it_transactions");
+    //  Live: 300 events sent faster than they are applied.
+    int64_t last = s_burst (world, 1001, 300, "send", NULL);
+    s_wait (world, "inventory", last, 10000);
+    int64_t live = s_number (world, "SELECT count (*) FROM it_transactions") - before;
+    //  Replayed: 200 the bus lost, found through the gap before a live one.
+    s_burst (world, 2000, 200, "keep", NULL);
+    last = s_burst (world, 2200, 1, "send", NULL);
+    s_wait (world, "inventory", last, 10000);
+    int64_t replayed = s_number (world, "SELECT count (*) FROM it_transactions") - before - live;
+    if (verbose)
+        printf ("300 live events in %lld transactions, 201 replayed in %lld\n", (long long) live,
+                (long long) replayed);
+    assert (live >= (300 + REPORTING_BATCH_MAX - 1) / REPORTING_BATCH_MAX && live <= 60);
+    //  4 full batches at most, and one more if a tick's catch-up took the
+    //  lost ones before the live event came, two if it came in between.
+    assert (replayed >= (201 + REPORTING_BATCH_MAX - 1) / REPORTING_BATCH_MAX && replayed <= 6);
+    assert (s_number (world, "SELECT count (*) FROM stock WHERE product_id BETWEEN 1001 AND 1300") == 300);
+    assert (s_number (world, "SELECT sum (on_hand) FROM stock WHERE product_id BETWEEN 1001 AND 1300") == 45150);
+    assert (s_number (world, "SELECT count (*) FROM stock WHERE product_id BETWEEN 2000 AND 2200") == 201);
+    assert (s_number (world, "SELECT sum (on_hand) FROM stock WHERE product_id BETWEEN 2000 AND 2200") == 20101);
+    assert (s_number (world, "SELECT applied FROM feed_cursors WHERE producer = 'inventory'") == 502);
+    s_burst_world_destroy (&world);
+}
+
+static void
+test_refused_jsonb_in_a_burst_dropped_alone (bool verbose)
+{
+    (void) verbose;
+    s_world_t *world = s_burst_world_new (3000);
+    //  The 50th of 100 live events has a \u0000 in a string: valid JSON,
+    //  not valid jsonb. It aborts its batch; the others still go in.
+    s_burst (world, 3001, 49, "send", NULL);
+    s_event (world, "inventory", "stock.changed", "{\"product_id\": 3050, \"location_id\": 1,"
+             " \"on_hand\": 50, \"reserved\": 0, \"available\": 50, \"cause\": \"receipt\","
+             " \"reference\": \"a\\u0000b\"}", "send");
+    int64_t last = s_burst (world, 3051, 50, "send", NULL);
+    s_wait (world, "inventory", last, 5000);
+    assert (s_number (world, "SELECT dropped FROM feed_cursors WHERE producer = 'inventory'") == 1);
+    assert (s_number (world, "SELECT applied FROM feed_cursors WHERE producer = 'inventory'") == 100);
+    assert (s_number (world, "SELECT count (*) FROM stock WHERE product_id BETWEEN 3000 AND 3100") == 100);
+    assert (s_number (world, "SELECT count (*) FROM stock WHERE product_id = 3050") == 0);
+    //  1 + (1..49) + (1..50)
+    assert (s_number (world, "SELECT sum (on_hand) FROM stock WHERE product_id BETWEEN 3000 AND 3100") == 1 + 1225 + 1275);
+    s_burst_world_destroy (&world);
+}
+
+static void
+test_failure_mid_batch_leaves_no_half_batch (bool verbose)
+{
+    s_world_t *world = s_burst_world_new (4100);
+    //  The database fails on the 31st of 41 events, the bus lost the first
+    //  40: the replay before the live one puts them in one batch.
+    assert (pgdb_run (world->db, "INSERT INTO it_fault VALUES (4030)") == 0);
+    int64_t seqs [41];
+    s_burst (world, 4000, 40, "keep", seqs);
+    seqs [40] = s_burst (world, 4040, 1, "send", NULL);
+    for (int round = 0; round < 3; round++) {
+        zclock_sleep (500);             //  the live attempt, then a tick's
+        int64_t cursor = s_cursor (world, "inventory");
+        int64_t in = 0;
+        for (int i = 0; i < 41; i++)
+            in += seqs [i] <= cursor;
+        if (verbose)
+            printf ("round %d: cursor %lld, %lld of the burst in\n", round, (long long) cursor, (long long) in);
+        assert (cursor < seqs [30]);
+        assert (s_number (world, "SELECT count (*) FROM stock WHERE product_id BETWEEN 4000 AND 4040") == in);
+        s_check_metrics (world);
+    }
+    assert (pgdb_run (world->db, "DELETE FROM it_fault") == 0);
+    s_wait (world, "inventory", seqs [40], 10000);
+    assert (s_number (world, "SELECT count (*) FROM stock WHERE product_id BETWEEN 4000 AND 4040") == 41);
+    assert (s_number (world, "SELECT sum (on_hand) FROM stock WHERE product_id BETWEEN 4000 AND 4040") == 820 + 1);
+    assert (s_number (world, "SELECT applied FROM feed_cursors WHERE producer = 'inventory'") == 42);
+    s_burst_world_destroy (&world);
+}
+
 static testrunner_case_t s_cases [] = {
     { "reporting_scripted_day_figures_exact", test_scripted_day_figures_exact },
     { "reporting_duplicates_skipped_and_gaps_replayed", test_duplicates_skipped_and_gaps_replayed },
     { "reporting_malformed_events_dropped_whole", test_malformed_events_dropped_whole },
     { "reporting_rebuild_from_zero_same_figures", test_rebuild_from_zero_same_figures },
     { "reporting_reports_refuse_bad_input_and_roles", test_reports_refuse_bad_input_and_roles },
+    { "reporting_bursts_applied_in_few_transactions_exact", test_bursts_applied_in_few_transactions_exact },
+    { "reporting_refused_jsonb_in_a_burst_dropped_alone", test_refused_jsonb_in_a_burst_dropped_alone },
+    { "reporting_failure_mid_batch_leaves_no_half_batch", test_failure_mid_batch_leaves_no_half_batch },
     { NULL, NULL }
 };
 

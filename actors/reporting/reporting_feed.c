@@ -21,16 +21,39 @@
     - A malformed event is dropped by the database function (its changes
       rolled back to a savepoint, the cursor moved past it) and logged
       here: one bad payload must not stop a producer's stream forever.
+    - Events go in by batches, one transaction each: one transaction per
+      event held the feed to about 55 sales a second at saturation
+      (docs/benchmarks.md, issue 8). A batch is one producer's
+      events: what its SUB socket holds when it becomes readable (read
+      until nothing more waits, so a quiet shop's sale is committed at
+      once, or REPORTING_BATCH_MS so the other producers get their turn),
+      or what a catch-up replays; at most REPORTING_BATCH_MAX statements
+      each, which also keeps the subtransactions of reporting_apply's
+      EXCEPTION block within what a PostgreSQL backend caches (64), so
+      other sessions' snapshots stay cheap. Any failure in a batch (an
+      event behind the stored cursor, a database error, a failed COMMIT)
+      rolls all of it back, and every subscriber's last seq is read back
+      from the cursors: those events are offered again by the next replay.
+    - An event PostgreSQL refuses as jsonb (SQLSTATE class 22, a \u0000
+      in a string) aborts the whole transaction, so reporting_drop cannot
+      run in it. The batch is rolled back as for any failure, the
+      producer remembers that seq, and the events up to it are applied
+      again at once from a replay, one per transaction as alone they
+      always were, so reporting_drop moves the cursor past the refused
+      one. No savepoint per event: that would cost a round trip and a
+      subtransaction for every event to spare a rare one its replay.
+    - Metrics count only what was committed: a batch's counts wait beside
+      it and are added after its COMMIT, or forgotten with its rollback.
     - Locations are not events: the feed asks inventory's location.list
       through the broker at start and then every REPORTING_LOCATIONS_MS
       (every 5 s until a first non-empty answer), so the dashboard names
       stores.
     - What the feed did is counted per producer in its own registry and
       pushed to the process's /metrics through sidemetrics after every
-      tick: events applied and dropped, the last seq in the cursor, and
-      the lag of the last applied event (when it was applied, less its
-      `at`), measured at the moment of applying so a quiet shop does not
-      look like a late feed.
+      tick: events applied and dropped, transactions committed, the last
+      seq in the cursor, and the lag of the last applied event (when its
+      transaction committed, less its `at`), measured at that moment so a
+      quiet shop does not look like a late feed.
     =========================================================================
 */
 #include "reporting_feed.h"
@@ -49,6 +72,7 @@
 #define REPORTING_RETRY_MAX_MS    5000
 #define REPORTING_LOCATIONS_MS    300000
 #define REPORTING_LOCATIONS_RETRY 5000
+#define REPORTING_BATCH_MS        50    //  a live batch reads its socket this long, at most
 
 typedef struct _s_feed_t s_feed_t;
 
@@ -62,6 +86,11 @@ typedef struct {
     int64_t retry_at;           //  zclock_mono: next attempt after a failure
     int64_t pause_ms;           //  the current pause between attempts
     bool away;                  //  logged as away, not yet back
+    int64_t alone_until;        //  events up to this seq go one per transaction
+    int64_t applied;            //  in the open batch, counted after its COMMIT
+    int64_t dropped;
+    int64_t last_seq;           //  the last seq the open batch moved, or 0
+    int64_t last_at;            //  `at` of its last applied event, or 0
 } s_producer_t;
 
 struct _s_feed_t {
@@ -77,6 +106,8 @@ struct _s_feed_t {
     bool locations_missing;     //  logged as missing, not yet read
     sidemetrics_t *metrics;     //  per producer: applied, dropped, last seq, lag
     char labels [48];           //  process="reporting-<instance>"
+    bool batch_open;            //  BEGIN sent, no COMMIT yet
+    size_t batch_size;          //  statements in the open batch
 };
 
 typedef struct {
@@ -88,11 +119,14 @@ typedef struct {
 //  ==========================================================================
 //  Applying
 
-reporting_outcome_t
-reporting_feed_apply (pgdb_t *db, const eventbus_event_t *event)
+//  One event in one statement. A payload PostgreSQL refuses as jsonb is
+//  dropped by reporting_drop when the statement runs alone; in a batch the
+//  transaction is aborted by then, so *refused tells the caller instead.
+
+static reporting_outcome_t
+s_apply_statement (pgdb_t *db, const eventbus_event_t *event, bool alone, bool *refused)
 {
-    assert (db);
-    assert (event);
+    *refused = false;
     char *payload = json_dumps (event->payload, JSON_COMPACT | JSON_ENCODE_ANY);
     char seq [24], prev [24], at [24];
     snprintf (seq, sizeof seq, "%" PRId64, event->seq);
@@ -105,11 +139,18 @@ reporting_feed_apply (pgdb_t *db, const eventbus_event_t *event)
         "SELECT reporting_apply ($1, $2::bigint, $3::bigint, $4, $5::jsonb,"
         " to_timestamp ($6::bigint / 1000.0))", 6, params);
     free (payload);
-    if (!result && strncmp (pgdb_sqlstate (db), "22", 2) == 0)
+    if (!result && strncmp (pgdb_sqlstate (db), "22", 2) == 0) {
         //  Not even valid jsonb for PostgreSQL (a \u0000 in a string): the
         //  cursor moves past it alone, or the stream would stop here.
+        if (!alone) {
+            log_info (NULL, "reporting: %s seq %" PRId64 " is not valid jsonb: its batch goes again,"
+                      " one event per transaction", event->context, event->seq);
+            *refused = true;
+            return REPORTING_FAILED;
+        }
         result = pgdb_exec (db, "reporting_drop",
                             "SELECT reporting_drop ($1, $2::bigint, $3::bigint)", 3, params);
+    }
     if (!result) {
         log_warn (NULL, "reporting: %s seq %" PRId64 " (%s) not applied: %s %s", event->context,
                   event->seq, event->topic, pgdb_sqlstate (db), pgdb_error (db));
@@ -130,6 +171,17 @@ reporting_feed_apply (pgdb_t *db, const eventbus_event_t *event)
     }
     PQclear (result);
     return rc;
+}
+
+//  --------------------------------------------------------------------------
+
+reporting_outcome_t
+reporting_feed_apply (pgdb_t *db, const eventbus_event_t *event)
+{
+    assert (db);
+    assert (event);
+    bool refused;
+    return s_apply_statement (db, event, true, &refused);
 }
 
 //  --------------------------------------------------------------------------
@@ -185,76 +237,6 @@ reporting_feed_store_locations (pgdb_t *db, const json_t *locations)
 //  ==========================================================================
 //  The actor
 
-//  Count what applying an event came to, under its producer.
-static void
-s_count (s_feed_t *self, const eventbus_event_t *event, reporting_outcome_t outcome)
-{
-    if (outcome != REPORTING_APPLIED && outcome != REPORTING_DROPPED)
-        return;
-    metrics_t *metrics = sidemetrics_registry (self->metrics);
-    char labels [64];
-    snprintf (labels, sizeof labels, "producer=\"%.32s\"", event->context);
-    metrics_counter_add (metrics, outcome == REPORTING_APPLIED
-                         ? "comptoir_reporting_events_applied_total"
-                         : "comptoir_reporting_events_dropped_total", labels, 1);
-    metrics_gauge_set (metrics, "comptoir_reporting_last_seq", labels, (double) event->seq);
-    if (outcome == REPORTING_APPLIED)
-        metrics_gauge_set (metrics, "comptoir_reporting_lag_seconds", labels,
-                           (double) (zclock_time () - event->at) / 1000.0);
-}
-
-//  --------------------------------------------------------------------------
-
-static int
-s_apply (const eventbus_event_t *event, void *arg)
-{
-    s_feed_t *self = (s_feed_t *) arg;
-    reporting_outcome_t outcome = reporting_feed_apply (self->db, event);
-    if (self->metrics)
-        s_count (self, event, outcome);
-    //  Behind or failed: not counted as applied; the next tick reads the
-    //  stored cursor and replays from there.
-    return outcome == REPORTING_BEHIND || outcome == REPORTING_FAILED ? -1 : 0;
-}
-
-//  --------------------------------------------------------------------------
-//  A live event on one producer's SUB socket.
-
-static int
-s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
-{
-    (void) loop; (void) reader;
-    s_producer_t *producer = (s_producer_t *) arg;
-    if (eventbus_subscriber_handle (producer->subscriber, s_apply, producer->feed) < 0)
-        log_info (NULL, "reporting: %s: an event waits for the next catch-up", producer->name);
-    return 0;
-}
-
-//  --------------------------------------------------------------------------
-//  The subscriber of a producer, once its relay has published its key.
-
-static int
-s_subscribe (s_feed_t *self, s_producer_t *producer)
-{
-    char path [600];
-    snprintf (path, sizeof path, "%s/%s-events", self->keys_dir, producer->name);
-    char *server_key = curvekeys_public_of (path);
-    if (!server_key)
-        return -1;
-    producer->subscriber = eventbus_subscriber_new_secure (producer->name, producer->publish,
-                                                           producer->replay, self->cert, server_key);
-    free (server_key);
-    if (!producer->subscriber)
-        return -1;
-    eventbus_subscriber_set_timeout (producer->subscriber, self->replay_timeout_ms);
-    if (zloop_reader (self->loop, eventbus_subscriber_sock (producer->subscriber), s_on_event, producer)) {
-        eventbus_subscriber_destroy (&producer->subscriber);
-        return -1;
-    }
-    return 0;
-}
-
-//  --------------------------------------------------------------------------
 //  The stored cursor of each producer into its subscriber. -1 when the
 //  database did not answer.
 
@@ -282,6 +264,181 @@ s_load_cursors (s_feed_t *self)
         }
     }
     PQclear (result);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  What a producer's events came to in the transaction that just
+//  committed, into the metrics; then nothing waits.
+
+static void
+s_count_committed (s_feed_t *self, s_producer_t *producer, bool transaction)
+{
+    if (self->metrics && (producer->applied || producer->dropped)) {
+        metrics_t *metrics = sidemetrics_registry (self->metrics);
+        char labels [64];
+        snprintf (labels, sizeof labels, "producer=\"%s\"", producer->name);
+        metrics_counter_add (metrics, "comptoir_reporting_events_applied_total", labels,
+                             (double) producer->applied);
+        metrics_counter_add (metrics, "comptoir_reporting_events_dropped_total", labels,
+                             (double) producer->dropped);
+        metrics_gauge_set (metrics, "comptoir_reporting_last_seq", labels, (double) producer->last_seq);
+        if (producer->last_at)
+            metrics_gauge_set (metrics, "comptoir_reporting_lag_seconds", labels,
+                               (double) (zclock_time () - producer->last_at) / 1000.0);
+        if (transaction)
+            metrics_counter_add (metrics, "comptoir_reporting_transactions_total", labels, 1);
+    }
+    producer->applied = producer->dropped = 0;
+    producer->last_seq = producer->last_at = 0;
+}
+
+//  --------------------------------------------------------------------------
+//  COMMIT the open batch, if any, and count it. 0, or -1 when the commit
+//  failed (nothing of the batch is in).
+
+static int
+s_batch_commit (s_feed_t *self)
+{
+    if (!self->batch_open)
+        return 0;
+    self->batch_open = false;
+    self->batch_size = 0;
+    if (pgdb_run (self->db, "COMMIT"))
+        return -1;
+    for (size_t index = 0; index < self->count; index++)
+        s_count_committed (self, &self->producers [index], true);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  End the open batch: COMMIT when ok, else (or when the commit fails)
+//  roll it back, forget its counts and read every cursor back, so the
+//  subscribers offer its events again. 0, or -1 when nothing was kept.
+
+static int
+s_batch_end (s_feed_t *self, bool ok)
+{
+    if (ok && s_batch_commit (self) == 0)
+        return 0;
+    if (self->batch_open)
+        pgdb_run (self->db, "ROLLBACK");
+    self->batch_open = false;
+    self->batch_size = 0;
+    for (size_t index = 0; index < self->count; index++) {
+        s_producer_t *producer = &self->producers [index];
+        producer->applied = producer->dropped = 0;
+        producer->last_seq = producer->last_at = 0;
+    }
+    //  Unread, a subscriber may believe a seq the database does not hold:
+    //  reporting_apply then answers "behind" and the next tick reads again.
+    if (s_load_cursors (self))
+        log_warn (NULL, "reporting: cannot read the cursors back: %s %s", pgdb_sqlstate (self->db),
+                  pgdb_error (self->db));
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Apply one event of producer (arg): in the open batch (BEGIN first, a
+//  full batch committed first), or alone after a refusal as jsonb.
+
+static int
+s_apply (const eventbus_event_t *event, void *arg)
+{
+    s_producer_t *producer = (s_producer_t *) arg;
+    s_feed_t *self = producer->feed;
+    bool alone = event->seq <= producer->alone_until;
+    if (alone || self->batch_size >= REPORTING_BATCH_MAX) {
+        if (s_batch_commit (self))
+            return -1;
+    }
+    if (!alone && !self->batch_open) {
+        if (pgdb_run (self->db, "BEGIN"))
+            return -1;
+        self->batch_open = true;
+    }
+    bool refused;
+    reporting_outcome_t outcome = s_apply_statement (self->db, event, alone, &refused);
+    if (refused)
+        producer->alone_until = event->seq;
+    if (!alone)
+        self->batch_size++;
+    if (outcome == REPORTING_APPLIED || outcome == REPORTING_DROPPED) {
+        producer->applied += outcome == REPORTING_APPLIED;
+        producer->dropped += outcome == REPORTING_DROPPED;
+        producer->last_seq = event->seq;
+        if (outcome == REPORTING_APPLIED)
+            producer->last_at = event->at;
+        if (alone)
+            s_count_committed (self, producer, true);
+    }
+    //  Behind or failed: the caller rolls the batch back and the stored
+    //  cursors say where the replay starts.
+    return outcome == REPORTING_BEHIND || outcome == REPORTING_FAILED ? -1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Replay what producer's stream holds past its cursor, a batch at a time.
+//  After a refusal as jsonb, at once again: the events up to that one go
+//  alone this time. Returns how many were applied, or -1.
+
+static int
+s_catch_up (s_feed_t *self, s_producer_t *producer)
+{
+    while (true) {
+        int64_t alone_until = producer->alone_until;
+        int applied = eventbus_subscriber_catch_up (producer->subscriber, s_apply, producer);
+        if (s_batch_end (self, applied >= 0) == 0)
+            return applied;
+        if (producer->alone_until == alone_until)
+            return -1;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Live events on one producer's SUB socket: one batch of what waits.
+
+static int
+s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    s_producer_t *producer = (s_producer_t *) arg;
+    s_feed_t *self = producer->feed;
+    int64_t alone_until = producer->alone_until;
+    int64_t until = zclock_mono () + REPORTING_BATCH_MS;
+    int rc;
+    do
+        rc = eventbus_subscriber_handle (producer->subscriber, s_apply, producer);
+    while (rc >= 0 && (zsock_events (reader) & ZMQ_POLLIN) && zclock_mono () < until);
+    if (s_batch_end (self, rc >= 0) == 0)
+        return 0;
+    if (producer->alone_until != alone_until && s_catch_up (self, producer) >= 0)
+        return 0;
+    log_info (NULL, "reporting: %s: events wait for the next catch-up", producer->name);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The subscriber of a producer, once its relay has published its key.
+
+static int
+s_subscribe (s_feed_t *self, s_producer_t *producer)
+{
+    char path [600];
+    snprintf (path, sizeof path, "%s/%s-events", self->keys_dir, producer->name);
+    char *server_key = curvekeys_public_of (path);
+    if (!server_key)
+        return -1;
+    producer->subscriber = eventbus_subscriber_new_secure (producer->name, producer->publish,
+                                                           producer->replay, self->cert, server_key);
+    free (server_key);
+    if (!producer->subscriber)
+        return -1;
+    eventbus_subscriber_set_timeout (producer->subscriber, self->replay_timeout_ms);
+    if (zloop_reader (self->loop, eventbus_subscriber_sock (producer->subscriber), s_on_event, producer)) {
+        eventbus_subscriber_destroy (&producer->subscriber);
+        return -1;
+    }
     return 0;
 }
 
@@ -363,7 +520,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
         s_producer_t *producer = &self->producers [index];
         if (!producer->subscriber || now < producer->retry_at)
             continue;
-        int applied = eventbus_subscriber_catch_up (producer->subscriber, s_apply, self);
+        int applied = s_catch_up (self, producer);
         if (applied < 0)
             s_producer_failed (producer, "its replay did not answer, or an event could not be applied");
         else {
@@ -446,6 +603,7 @@ s_producers_read (s_feed_t *self, settings_t *settings)
             snprintf (path, sizeof path, "producer=\"%s\"", name);
             metrics_counter_add (metrics, "comptoir_reporting_events_applied_total", path, 0);
             metrics_counter_add (metrics, "comptoir_reporting_events_dropped_total", path, 0);
+            metrics_counter_add (metrics, "comptoir_reporting_transactions_total", path, 0);
         }
     }
     free (list);
@@ -489,6 +647,8 @@ s_feed_init (zloop_t *loop, zsock_t *pipe, void *args, void **state_p)
                          "Events applied to the read models, per producer.");
         metrics_declare (metrics, "comptoir_reporting_events_dropped_total", "counter",
                          "Malformed events skipped (the cursor moved past them), per producer.");
+        metrics_declare (metrics, "comptoir_reporting_transactions_total", "counter",
+                         "Transactions committed with events in them, per producer.");
         metrics_declare (metrics, "comptoir_reporting_last_seq", "gauge",
                          "The producer's last seq in the stored cursor.");
         metrics_declare (metrics, "comptoir_reporting_lag_seconds", "gauge",

@@ -4,12 +4,12 @@
     An actor with its own PostgreSQL connection follows every producer of
     reporting/producers (order, sales, inventory, product) on the event
     bus, as a CURVE client of each relay, and applies each event to the
-    read models in one transaction together with the producer's cursor
-    (sql/reporting: reporting_apply). It catches up from the stored
-    cursors at start and every reporting/catch_up_ms, so a figure appears
-    within that time even when a live event was lost; it also reads the
-    locations (names, store ids) from inventory's location.list through
-    the broker.
+    read models together with the producer's cursor (sql/reporting:
+    reporting_apply), up to REPORTING_BATCH_MAX events a transaction. It
+    catches up from the stored cursors at start and every
+    reporting/catch_up_ms, so a figure appears within that time even when
+    a live event was lost; it also reads the locations (names, store ids)
+    from inventory's location.list through the broker.
     =========================================================================
 */
 #ifndef COMPTOIR_REPORTING_FEED_H
@@ -19,6 +19,9 @@
 #include "eventbus.h"
 #include "pgdb.h"
 #include "settings.h"
+
+//  Events applied in one transaction, at most.
+#define REPORTING_BATCH_MAX 64
 
 //  What applying one event came to.
 typedef enum {

@@ -1291,23 +1291,10 @@ main (int argc, char **argv)
         s_cases [count - 2].name = "order_live_oversell_race";
         s_cases [count - 2].fn = test_live_oversell_race;
     }
-    const char *srcdir = getenv ("srcdir");
-    char *sql_dir = zsys_sprintf ("%s/sql/order", srcdir && *srcdir ? srcdir : ".");
-    char keys [64];
-    snprintf (keys, sizeof keys, "/tmp/order_it_keys_%d", (int) getpid ());
-    char name [64], sql [160];
-    snprintf (name, sizeof name, "comptoir_it_%d_order", (int) getpid ());
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-    testdb_admin_run (s_admin, sql);
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", name);
-    if (testdb_admin_run (s_admin, sql))
+    //  Its keys folder has no broker key: no broker client
+    s_db = testdb_scratch_new (s_admin, "order");
+    if (!s_db)
         return 1;
-    s_db = testdb_conninfo (s_admin, name);
-    assert (s_db);
-    setenv ("COMPTOIR_POSTGRES_ORDER", s_db, 1);
-    setenv ("COMPTOIR_ORDER_MIGRATIONS", sql_dir, 1);
-    //  A keys folder without the broker's key: no broker client
-    setenv ("COMPTOIR_KEYS_DIR", keys, 1);
 
     int rc = 1;
     settings_t *settings = settings_load (NULL);
@@ -1328,12 +1315,7 @@ main (int argc, char **argv)
     else
         fprintf (stderr, "order_it: the order database could not be prepared\n");
     settings_destroy (&settings);
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    testdb_admin_run (s_admin, sql);
-    snprintf (sql, sizeof sql, "rm -rf %s", keys);
-    if (system (sql) != 0)
-        fprintf (stderr, "order_it: %s failed\n", keys);
+    testdb_scratch_destroy (s_admin, "order");
     free (s_db);
-    zstr_free (&sql_dir);
     return rc;
 }

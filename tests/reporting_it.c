@@ -1195,25 +1195,12 @@ main (int argc, char **argv)
         return 77;
     }
     logline_init ("reporting_it", -1);
-    const char *srcdir = getenv ("srcdir");
-    char *sql_dir = zsys_sprintf ("%s/sql/reporting", srcdir && *srcdir ? srcdir : ".");
-    char name [64], sql [160];
-    snprintf (name, sizeof name, "comptoir_it_%d_reporting", (int) getpid ());
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
-    testdb_admin_run (s_admin, sql);
-    snprintf (sql, sizeof sql, "CREATE DATABASE %s", name);
-    if (testdb_admin_run (s_admin, sql))
+    s_db = testdb_scratch_new (s_admin, "reporting");
+    if (!s_db)
         return 1;
-    s_db = testdb_conninfo (s_admin, name);
-    assert (s_db);
-    setenv ("COMPTOIR_POSTGRES_REPORTING", s_db, 1);
-    setenv ("COMPTOIR_REPORTING_MIGRATIONS", sql_dir, 1);
     setenv ("COMPTOIR_REPORTING_CATCH_UP_MS", "1000", 1);      //  the shipped default, said out loud
     //  Migrate once, in the parent, through the context's own start-up
     //  (a second actor: no feed).
-    char keys [64];
-    snprintf (keys, sizeof keys, "/tmp/reporting_it_keys_%d", (int) getpid ());
-    setenv ("COMPTOIR_KEYS_DIR", keys, 1);
     int rc = 1;
     settings_t *settings = settings_load (NULL);
     void *state = settings ? reporting_context_def.make_state (settings, 1, 2) : NULL;
@@ -1224,12 +1211,7 @@ main (int argc, char **argv)
     else
         fprintf (stderr, "reporting_it: the reporting database could not be prepared\n");
     settings_destroy (&settings);
-    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
-    testdb_admin_run (s_admin, sql);
-    snprintf (sql, sizeof sql, "rm -rf %s", keys);
-    if (system (sql) != 0)
-        fprintf (stderr, "reporting_it: %s failed\n", keys);
+    testdb_scratch_destroy (s_admin, "reporting");
     free (s_db);
-    zstr_free (&sql_dir);
     return rc;
 }

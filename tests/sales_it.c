@@ -589,8 +589,27 @@ test_recovery_waits_for_the_inventory (bool verbose)
                    "VALUES ('3', 'crash-key', 'h', now () - interval '1 hour') RETURNING 1", NULL));
     free (s_value ("INSERT INTO idempotency_keys (scope, key, request_hash, created_at) "
                    "VALUES ('3', 'lost-key', 'h', now () - interval '1 hour') RETURNING 1", NULL));
-    int settled = sales_recover ((sales_state_t *) state, 30, 20);
+    //  A sale still running on a live worker (20 s old): not the sweep's
+    free (s_value ("INSERT INTO sales (sale_ref, store_id, register_id, session_id, cashier_id, subtotal_cents, "
+                   "  discount_cents, tax_cents, total_cents, created_at) "
+                   "SELECT 'sale:young', g.store_id, g.id, x.id, '3', 100, 0, 12, 112, "
+                   "  now () - interval '20 seconds' FROM registers g JOIN register_sessions x ON x.register_id = g.id "
+                   "WHERE g.id = $1::bigint RETURNING id", text));
+    //  The shipped setting (the test environment shortens it for the chaos
+    //  test): 30 s, in etc/comptoir.cfg and when nothing is set.
+    sales_state_t *self = (sales_state_t *) state;
+    assert (self->recover_after_s == 30);
+    const char *srcdir = getenv ("srcdir");
+    char *path = zsys_sprintf ("%s/etc/comptoir.cfg", srcdir && *srcdir ? srcdir : ".");
+    settings_t *shipped = settings_load (path);
+    assert (shipped && settings_get_int (shipped, "sales/recover_after_s", 0) == 30);
+    settings_destroy (&shipped);
+    zstr_free (&path);
+    int settled = sales_recover (self, self->recover_after_s, 20);
     assert (settled >= 1);
+    char *young = s_value ("SELECT status FROM sales WHERE sale_ref = $1", "sale:young");
+    assert (young && streq (young, "pending"));
+    free (young);
     //  The key with no sale behind it is free again; the crashed sale waits, claimed
     assert (s_int_value ("SELECT count (*) FROM idempotency_keys WHERE key = $1", "lost-key") == 0);
     assert (s_int_value ("SELECT count (*) FROM idempotency_keys WHERE key = $1", "crash-key") == 1);
@@ -610,7 +629,7 @@ test_recovery_waits_for_the_inventory (bool verbose)
     envelope_destroy (&reply);
     free (s_value ("UPDATE idempotency_keys SET status = 'running', response = NULL, "
                    "created_at = now () - interval '1 hour' WHERE key = $1 RETURNING 1", "ret-crash"));
-    assert (sales_recover ((sales_state_t *) state, 30, 20) >= 1);
+    assert (sales_recover (self, self->recover_after_s, 20) >= 1);
     assert (s_int_value ("SELECT (response -> 'body' ->> 'id')::bigint FROM idempotency_keys "
                          "WHERE key = $1 AND status = 'done' AND (response ->> 'status') = '201'", "ret-crash")
             == returned);

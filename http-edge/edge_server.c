@@ -187,6 +187,7 @@ struct _edge_server_t {
     char *ready_cid;                //  the readiness probe in flight, or NULL
     int64_t ready_at;               //  zclock_mono of the last probe's answer
     json_t *ready_missing;          //  what was missing then (array)
+    json_t *ready_held;             //  and what the supervisor held down (array)
     size_t resumed;                 //  connections resumed since the last MHD_run
     size_t in_flight;
     edge_cache_t *cache;            //  NULL when edge/cache is 0
@@ -686,10 +687,8 @@ s_ready_reply (edge_server_t *self)
     }
     //  Processes the supervisor holds down: the context may still serve
     //  through its other instances (200), but the operator is told.
-    json_t *held = edge_supervision_held (self->supervisor_status);
-    if (body && held && json_array_size (held) > 0)
-        json_object_set (body, "held", held);
-    json_decref (held);
+    if (body && json_array_size (self->ready_held) > 0)
+        json_object_set (body, "held", self->ready_held);
     edge_reply_t *reply = edge_reply_json (status, body);
     json_decref (body);
     if (reply && status == 503)
@@ -706,6 +705,8 @@ s_ready_finish (edge_server_t *self, envelope_t *reply)
 {
     json_decref (self->ready_missing);
     self->ready_missing = json_array ();
+    json_decref (self->ready_held);
+    self->ready_held = edge_supervision_held (self->supervisor_status);
     bool broker_ok = reply && reply->status == 200 && json_is_object (reply->body);
     if (!broker_ok)
         json_array_append_new (self->ready_missing, json_string ("broker"));
@@ -2574,6 +2575,7 @@ edge_server_destroy (edge_server_t **self_p)
     zhashx_destroy (&self->policies);
     edge_cors_destroy (&self->cors);
     zlistx_destroy (&self->trusted_proxies);
+    json_decref (self->ready_held);
     json_decref (self->ready_missing);
     free (self->ready_cid);
     free (self->openapi_path);
